@@ -1,0 +1,1 @@
+"""PostgreSQL: roles, migrations, and the async connection pool."""

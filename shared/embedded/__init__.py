@@ -1,0 +1,1 @@
+"""Embedded defaults: PostgreSQL and Redis from wheels, run as child processes."""

@@ -1,0 +1,1 @@
+"""The local runtime: runs the system on one machine (``task up``)."""

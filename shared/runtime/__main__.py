@@ -1,0 +1,5 @@
+import sys
+
+from shared.runtime.local import main
+
+sys.exit(main())

@@ -1,0 +1,258 @@
+"""One settings object, built from the environment.
+
+Every setting a user can change is a field here and a row in the README. Nothing else
+in the code base reads ``os.environ`` for configuration.
+
+Unset service URLs (``DATABASE_URL``, ``REDIS_URL``, ``OBJECT_STORE_URL``) mean "use the
+embedded default": the local runtime starts PostgreSQL and Redis from wheels and keeps
+objects under the data directory.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import SplitResult, urlsplit
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.errors import SettingsError
+
+_PG_SCHEMES = ("postgresql", "postgres")
+_REDIS_SCHEMES = ("redis", "rediss", "unix")
+_AMQP_SCHEMES = ("amqp", "amqps")
+_STORE_SCHEMES = ("file", "s3")
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced, safe for messages and logs."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable URL>"
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return parts._replace(netloc=f"{user}:***@{netloc}").geturl()
+
+
+def _split(url: str, schemes: tuple[str, ...], example: str) -> SplitResult:
+    if any(ch.isspace() for ch in url):
+        raise ValueError(f"must not contain whitespace; expected {example}")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - urlsplit only validates the port when it is read
+    except ValueError as exc:
+        raise ValueError(f"is not a valid URL ({exc}); expected {example}") from None
+    if parts.scheme not in schemes:
+        got = parts.scheme or "none"
+        allowed = ", ".join(f"{s}://" for s in schemes)
+        raise ValueError(f"scheme must be {allowed} (got {got!r}); expected {example}")
+    return parts
+
+
+def _check_database_url(url: str) -> str:
+    example = "postgresql://user:password@host:5432/dbname"
+    parts = _split(url, _PG_SCHEMES, example)
+    if not parts.hostname:
+        raise ValueError(f"has no host; expected {example}")
+    if not parts.path.strip("/"):
+        raise ValueError(f"names no database; expected {example}")
+    return url
+
+
+class Settings(BaseSettings):
+    """Protostar's configuration. Field names map to upper-case environment variables."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="",
+        case_sensitive=False,
+        extra="ignore",
+        frozen=True,
+        validate_default=True,
+    )
+
+    # Local runtime -----------------------------------------------------------------
+    protostar_host: str = Field("127.0.0.1", description="Address the local ingress binds to")
+    protostar_port: int = Field(8080, ge=1, le=65535, description="Port of the local ingress")
+    protostar_data: Path = Field(Path(".data"), description="Data directory of the local runtime")
+    protostar_env: Literal["local", "production"] = Field(
+        "local", description="'production' refuses to generate secrets or start embedded services"
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    # PostgreSQL --------------------------------------------------------------------
+    database_url: str | None = Field(
+        None, description="Application role URL (not superuser, no BYPASSRLS, owns nothing)"
+    )
+    database_migrate_url: str | None = Field(
+        None, description="Owner role URL that applies migrations; defaults to DATABASE_URL"
+    )
+    database_app_role: str = Field(
+        "protostar_app", pattern=r"^[a-z_][a-z0-9_]{0,62}$", description="Role granted DML"
+    )
+    database_pool_min: int = Field(1, ge=0, le=100)
+    database_pool_max: int = Field(10, ge=1, le=1000)
+    database_timeout: float = Field(5.0, gt=0, le=120, description="Seconds to wait for a conn")
+
+    # Redis / RabbitMQ --------------------------------------------------------------
+    redis_url: str | None = Field(None, description="redis:// or rediss:// URL")
+    rabbitmq_url: str | None = Field(None, description="amqp:// URL of the broker backend")
+
+    # Object store ------------------------------------------------------------------
+    object_store_url: str | None = Field(
+        None, description="s3://bucket[/prefix] or file:///path; default file://<data>/objects"
+    )
+    s3_endpoint_url: str | None = Field(
+        None, description="S3 endpoint (MinIO), e.g. http://minio:9000"
+    )
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+    s3_addressing_style: Literal["auto", "path", "virtual"] = "path"
+    object_store_public_url: str | None = Field(
+        None, description="Base URL under which file:// presigned links are served"
+    )
+
+    # Models ------------------------------------------------------------------------
+    gemini_api_key: str | None = None
+    gemini_base_url: str | None = Field(None, description="Override of the Gemini API endpoint")
+    gemini_chat_model: str = "gemini-2.5-flash-lite"
+    gemini_embedding_model: str = "gemini-embedding-001"
+    embedding_dimensions: int = Field(768, ge=8, le=4096)
+    local_embedding_model: str = "all-MiniLM-L6-v2"
+    openai_base_url: str | None = Field(None, description="OpenAI-compatible chat endpoint")
+    openai_api_key: str | None = None
+    openai_model: str = "gpt-oss-120b"
+
+    # Secrets -----------------------------------------------------------------------
+    secrets_dir: Path | None = Field(None, description="Directory of secret files; <data>/secrets")
+
+    @field_validator("database_url", "database_migrate_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        return None if value in (None, "") else _check_database_url(value)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        parts = _split(value, _REDIS_SCHEMES, "redis://[:password@]host:6379/0")
+        if parts.scheme != "unix" and not parts.hostname:
+            raise ValueError("has no host; expected redis://[:password@]host:6379/0")
+        db = parts.path.strip("/")
+        if db and not db.isdigit():
+            raise ValueError(f"database must be a number (got {db!r})")
+        return value
+
+    @field_validator("rabbitmq_url")
+    @classmethod
+    def _rabbitmq_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        parts = _split(value, _AMQP_SCHEMES, "amqp://user:password@host:5672/vhost")
+        if not parts.hostname:
+            raise ValueError("has no host; expected amqp://user:password@host:5672/vhost")
+        return value
+
+    @field_validator("object_store_url")
+    @classmethod
+    def _object_store_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        parts = _split(value, _STORE_SCHEMES, "s3://bucket[/prefix] or file:///absolute/path")
+        if parts.scheme == "s3":
+            bucket = parts.netloc
+            if not (3 <= len(bucket) <= 63) or not all(c.isalnum() or c in "-." for c in bucket):
+                raise ValueError(f"bucket name {bucket!r} is not a valid S3 bucket name")
+        elif parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
+            raise ValueError("file:// URLs need an absolute path, e.g. file:///srv/objects")
+        return value
+
+    @field_validator(
+        "s3_endpoint_url", "object_store_public_url", "gemini_base_url", "openai_base_url"
+    )
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        parts = _split(value, ("http", "https"), "http(s)://host[:port]")
+        if not parts.hostname:
+            raise ValueError("has no host; expected http(s)://host[:port]")
+        return value.rstrip("/")
+
+    # Derived values ------------------------------------------------------------------
+    @property
+    def data_dir(self) -> Path:
+        return self.protostar_data.expanduser().absolute()
+
+    @property
+    def secrets_path(self) -> Path:
+        return (self.secrets_dir or self.data_dir / "secrets").expanduser().absolute()
+
+    @property
+    def migrate_url(self) -> str | None:
+        return self.database_migrate_url or self.database_url
+
+    @property
+    def object_store(self) -> str:
+        return self.object_store_url or (self.data_dir / "objects").as_uri()
+
+    @property
+    def public_base_url(self) -> str:
+        return f"http://{self.protostar_host}:{self.protostar_port}"
+
+
+def _one_line(exc: ValidationError) -> str:
+    """First problem of a validation error as one line that names the setting.
+
+    Never includes the offending value: it may hold a password.
+    """
+    first = exc.errors(include_url=False, include_input=False)[0]
+    name = str(first["loc"][0]).upper() if first["loc"] else "settings"
+    message = str(first["msg"]).removeprefix("Value error, ")
+    return f"{name}: {message}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings from the environment (and overrides); raise SettingsError on bad input."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(_one_line(exc)) from None
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process-wide settings (cached). Tests call ``get_settings.cache_clear()``."""
+    return load_settings()
+
+
+def check_data_dir(path: Path) -> None:
+    """Refuse a data directory that cannot be created or written, creating nothing.
+
+    Works as root too (where permission bits do not say no): the nearest existing
+    ancestor must be a directory in which a file can actually be created.
+    """
+    target = path.expanduser().absolute()
+    probe = target
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if not probe.is_dir():
+        raise SettingsError(f"PROTOSTAR_DATA: {probe} exists and is not a directory")
+    try:
+        with tempfile.TemporaryFile(dir=probe, prefix=".protostar-probe-"):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or exc.__class__.__name__
+        raise SettingsError(f"PROTOSTAR_DATA: cannot write to {probe} ({reason})") from None
+    if target.exists() and not os.access(target, os.W_OK | os.X_OK):
+        raise SettingsError(f"PROTOSTAR_DATA: {target} is not writable")
