@@ -76,7 +76,7 @@ class SecretStore:
     def _generate(self, name: str, path: Path) -> bytes:
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         value = GENERATORS[name]()
-        tmp = path.with_name(f".{name}.{os.getpid()}.tmp")
+        tmp = path.with_name(f".{name}.{secrets.token_hex(8)}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             os.write(fd, value)

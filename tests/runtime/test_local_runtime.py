@@ -1,0 +1,211 @@
+"""`task up` end to end: embedded services, /healthz, single instance, clean stops."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from shared.embedded.procs import free_port
+from tests.conftest import ROOT, workdir
+
+pytestmark = pytest.mark.e2e
+
+SERVICE_ENV = (
+    "DATABASE_URL",
+    "DATABASE_MIGRATE_URL",
+    "REDIS_URL",
+    "OBJECT_STORE_URL",
+    "RABBITMQ_URL",
+    "SECRETS_DIR",
+)
+
+
+class Up:
+    def __init__(
+        self,
+        data: Path,
+        port: int,
+        *,
+        via_task: bool = False,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
+        env = {k: v for k, v in os.environ.items() if k not in SERVICE_ENV}
+        env.update({"PROTOSTAR_DATA": str(data), "PROTOSTAR_PORT": str(port)})
+        env.update(extra_env or {})
+        argv = (
+            [str(ROOT / "scripts" / "task"), "up"]
+            if via_task
+            else [sys.executable, "-m", "shared.runtime"]
+        )
+        self.port = port
+        self.proc = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/healthz"
+
+    def wait_healthy(self, timeout: float = 90) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                _out, err = self.proc.communicate()
+                pytest.fail(f"runtime exited {self.proc.returncode}: {err[-2000:]}")
+            try:
+                response = httpx.get(self.url, timeout=2)
+                if response.status_code == 200:
+                    return response.json()
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        pytest.fail("runtime never answered /healthz with 200")
+
+    def descendants(self) -> list[psutil.Process]:
+        try:
+            return psutil.Process(self.proc.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            return []
+
+    def signal_group(self, sig: int) -> None:
+        os.killpg(self.proc.pid, sig)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.signal_group(signal.SIGINT)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.signal_group(signal.SIGKILL)
+                self.proc.wait()
+        self.proc.communicate()
+
+
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    return workdir("up") / "data"
+
+
+def _gone(procs: list[psutil.Process], timeout: float = 15) -> list[psutil.Process]:
+    _, alive = psutil.wait_procs(procs, timeout=timeout)
+    return alive
+
+
+def test_task_up_serves_healthz_and_refuses_a_second_instance(data_dir: Path) -> None:
+    up = Up(data_dir, free_port(), via_task=True)
+    try:
+        report = up.wait_healthy()
+        assert report["status"] == "ok"
+        assert {k: v["status"] for k, v in report["checks"].items()} == {
+            "postgres": "up",
+            "redis": "up",
+            "object_store": "up",
+        }
+
+        second = Up(data_dir, free_port())
+        _out, err = second.proc.communicate(timeout=60)
+        assert second.proc.returncode == 3
+        assert "already running" in err
+        assert str(data_dir) in err
+
+        # The running instance is unharmed.
+        assert httpx.get(up.url, timeout=5).status_code == 200
+        children = up.descendants()
+        assert any("postgres" in " ".join(p.cmdline()) for p in children)
+        up.signal_group(signal.SIGINT)  # what Ctrl-C in a terminal does
+        up.proc.wait(60)
+        assert not _gone(children), "a child process outlived Ctrl-C"
+    finally:
+        up.close()
+    secrets = data_dir / "secrets"
+    assert (secrets / "jwt-signing-key.pem").stat().st_mode & 0o777 == 0o600
+    assert b"PRIVATE KEY" in (secrets / "jwt-signing-key.pem").read_bytes()
+
+
+def test_crash_leaves_no_stale_lock_and_data_survives(data_dir: Path) -> None:
+    port = free_port()
+    first = Up(data_dir, port)
+    try:
+        first.wait_healthy()
+        children = first.descendants()
+        first.proc.kill()  # SIGKILL: no cleanup code runs
+        first.proc.wait()
+        assert not _gone(children), "children outlived a crashed runtime"
+    finally:
+        first.close()
+    superuser_pw = (data_dir / "secrets" / "postgres-superuser-password").read_text()
+    again = Up(data_dir, port)
+    try:
+        report = again.wait_healthy()
+        assert report["status"] == "ok"
+        assert (data_dir / "secrets" / "postgres-superuser-password").read_text() == superuser_pw
+    finally:
+        again.close()
+
+
+def test_bad_settings_stop_start_up_with_one_line_and_create_nothing(tmp_path: Path) -> None:
+    data = tmp_path / "fresh"
+    for name, value in [
+        ("DATABASE_URL", "mysql://root:hunter2@db/x"),
+        ("REDIS_URL", "redis://:hunter2@/0"),
+        ("OBJECT_STORE_URL", "s3://x"),
+    ]:
+        up = Up(data, free_port(), extra_env={name: value})
+        out, err = up.proc.communicate(timeout=60)
+        assert up.proc.returncode == 2
+        lines = err.strip().splitlines()
+        assert len(lines) == 1, err
+        assert lines[0].startswith(f"protostar: configuration error: {name}: ")
+        assert "hunter2" not in err
+        assert "hunter2" not in out
+        assert not data.exists()
+
+
+def test_unwritable_data_dir_is_one_clear_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    up = Up(blocker / "data", free_port())
+    _, err = up.proc.communicate(timeout=60)
+    assert up.proc.returncode == 2
+    assert err.strip().count("\n") == 0
+    assert "PROTOSTAR_DATA" in err
+
+
+def test_logs_are_json_lines_without_secrets(data_dir: Path) -> None:
+    up = Up(data_dir, free_port())
+    try:
+        up.wait_healthy()
+        traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        httpx.get(up.url, headers={"traceparent": traceparent}, timeout=5)
+        time.sleep(0.5)
+        up.signal_group(signal.SIGINT)
+        stdout, _ = up.proc.communicate(timeout=60)
+    finally:
+        up.close()
+    records = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+    assert records, stdout
+    for record in records:
+        assert {"time", "level", "function", "message"} <= record.keys()
+    traced = [r for r in records if r.get("trace_id") == "4bf92f3577b34da6a3ce929d0e0e4736"]
+    assert traced
+    assert traced[0]["function"] == "health"
+    for secret_file in (data_dir / "secrets").iterdir():
+        secret = secret_file.read_text().strip()
+        if "PRIVATE" not in secret:
+            assert secret not in stdout
