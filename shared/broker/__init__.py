@@ -1,0 +1,1 @@
+"""The local broker: Knative Broker/Trigger semantics over RabbitMQ or PostgreSQL."""

@@ -1,0 +1,154 @@
+"""Delivery of one event to one Trigger's subscriber, as Knative's dispatcher does it.
+
+Binary-mode POST; retries on 5xx, 404, 408, 409, 429 and connection failures with the
+delivery spec's backoff; then the dead-letter sink, with ``knativeerrordest``,
+``knativeerrorcode`` and ``knativeerrordata``. Other 4xx go to the dead-letter sink at
+once (retrying cannot fix them). A 2xx reply that carries an event goes back into the
+broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import httpx
+
+from shared.broker.model import RETRYABLE, TriggerSpec
+from shared.events.cloudevent import BadEvent, CloudEvent, parse_http, to_binary
+
+log = logging.getLogger("protostar.broker")
+
+MAX_ERROR_DATA = 1024
+Publish = Callable[[str, CloudEvent], Awaitable[None]]
+
+
+@dataclass
+class Stats:
+    delivered: int = 0
+    retried: int = 0
+    dead_lettered: int = 0
+    replies: int = 0
+    failures: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+
+    def record_latency(self, event: CloudEvent) -> None:
+        enqueued = event.attributes.get("protostarenqueued")
+        if enqueued:
+            self.latencies_ms.append((time.time() - float(enqueued)) * 1000)
+            if len(self.latencies_ms) > 10000:
+                del self.latencies_ms[:5000]
+
+
+def _retryable(status: int) -> bool:
+    return status == 0 or status >= 500 or status in RETRYABLE
+
+
+class Dispatcher:
+    def __init__(self, publish: Publish, client: httpx.AsyncClient | None = None) -> None:
+        self.publish = publish
+        self.client = client or httpx.AsyncClient(
+            timeout=httpx.Timeout(30.0), limits=httpx.Limits(max_connections=200)
+        )
+        self.stats: dict[str, Stats] = {}
+
+    def _stats(self, trigger: TriggerSpec) -> Stats:
+        return self.stats.setdefault(trigger.name, Stats())
+
+    async def _post(
+        self, url: str, event: CloudEvent, limit_s: float
+    ) -> tuple[int, httpx.Response | None, str]:
+        headers, body = to_binary(event.with_attributes(protostarenqueued=None))
+        headers["prefer"] = "reply"
+        if "traceparent" in event.attributes:
+            headers["traceparent"] = event.attributes["traceparent"]
+        try:
+            response = await self.client.post(url, content=body, headers=headers, timeout=limit_s)
+        except httpx.HTTPError as exc:
+            return 0, None, f"{exc.__class__.__name__}: {exc}"
+        return response.status_code, response, ""
+
+    async def deliver(self, trigger: TriggerSpec, event: CloudEvent) -> None:
+        """Deliver with retries, then dead-letter. Raises only if nothing took the event."""
+        stats = self._stats(trigger)
+        spec = trigger.delivery
+        retries = 0
+        while True:
+            status, response, error = await self._post(trigger.subscriber_url, event, spec.timeout)
+            if 200 <= status < 300:
+                stats.delivered += 1
+                stats.record_latency(event)
+                if response is not None:
+                    await self._reply(trigger, response)
+                return
+            if _retryable(status) and retries < spec.retry:
+                retries += 1
+                stats.retried += 1
+                await asyncio.sleep(spec.backoff(retries))
+                continue
+            body = response.content if response is not None else error.encode()
+            await self._dead_letter(trigger, event, status, body)
+            return
+
+    async def _reply(self, trigger: TriggerSpec, response: httpx.Response) -> None:
+        has_event = any(k.lower().startswith("ce-") for k in response.headers) or (
+            response.headers.get("content-type", "").startswith("application/cloudevents+json")
+        )
+        if not has_event:
+            return
+        try:
+            reply = parse_http(response.headers, response.content)
+        except BadEvent as exc:
+            log.warning(
+                "subscriber replied with a malformed event; ignored",
+                extra={"trigger": trigger.name, "reason": exc.message},
+            )
+            return
+        self._stats(trigger).replies += 1
+        await self.publish(trigger.broker, reply)
+
+    async def _dead_letter(
+        self, trigger: TriggerSpec, event: CloudEvent, status: int, body: bytes
+    ) -> None:
+        stats = self._stats(trigger)
+        sink = trigger.delivery.dead_letter_url
+        if sink is None:
+            stats.failures += 1
+            log.error(
+                "event dropped: delivery failed and no dead-letter sink",
+                extra={
+                    "trigger": trigger.name,
+                    "event_id": event.id,
+                    "event_type": event.type,
+                    "status": status,
+                },
+            )
+            return
+        failed = event.with_attributes(
+            protostarenqueued=None,
+            knativeerrordest=trigger.subscriber_url,
+            knativeerrorcode=str(status),
+            knativeerrordata=base64.b64encode(body[:MAX_ERROR_DATA]).decode(),
+        )
+        spec = trigger.delivery
+        for attempt in range(spec.retry + 1):
+            code, _, _ = await self._post(sink, failed, spec.timeout)
+            if 200 <= code < 300:
+                stats.dead_lettered += 1
+                log.warning(
+                    "event dead-lettered",
+                    extra={
+                        "trigger": trigger.name,
+                        "event_id": event.id,
+                        "event_type": event.type,
+                        "status": status,
+                    },
+                )
+                return
+            await asyncio.sleep(spec.backoff(attempt + 1))
+        stats.failures += 1
+        raise RuntimeError(f"dead-letter sink {sink} refused event {event.id}")
