@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import SplitResult, urlsplit
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.errors import SettingsError
@@ -103,6 +103,14 @@ class Settings(BaseSettings):
     # Redis / RabbitMQ --------------------------------------------------------------
     redis_url: str | None = Field(None, description="redis:// or rediss:// URL")
     rabbitmq_url: str | None = Field(None, description="amqp:// URL of the broker backend")
+    broker_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("BROKER_URL", "K_SINK"),
+        description="Broker ingress that producers post events to (Knative sets K_SINK)",
+    )
+    broker_backend: Literal["auto", "rabbitmq", "postgres"] = Field(
+        "auto", description="Local broker backend: RabbitMQ when RABBITMQ_URL is set"
+    )
 
     # Object store ------------------------------------------------------------------
     object_store_url: str | None = Field(
@@ -176,7 +184,11 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "s3_endpoint_url", "object_store_public_url", "gemini_base_url", "openai_base_url"
+        "s3_endpoint_url",
+        "object_store_public_url",
+        "gemini_base_url",
+        "openai_base_url",
+        "broker_url",
     )
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:

@@ -1,0 +1,257 @@
+"""Outbox (record with the change, send after commit, relay what was not accepted),
+idempotent consumers, dead-letter keeping, and the consumer side's 400s."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import psycopg
+import pytest
+from psycopg_pool import AsyncConnectionPool
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from shared.db.pool import open_pool
+from shared.events import deadletters
+from shared.events.catalog import default_catalog
+from shared.events.cloudevent import BadEvent, CloudEvent, new_event, to_binary
+from shared.events.consume import first_delivery
+from shared.events.outbox import BrokerClient, record, send_pending
+from shared.events.receive import cloudevent_endpoint
+from tests.conftest import Database
+
+
+@pytest.fixture
+async def pool(pg: Database) -> AsyncIterator[AsyncConnectionPool]:
+    p = await open_pool(pg.app_url, name="events-test", min_size=1, max_size=8)
+    async with p.connection() as conn:
+        await conn.execute("DELETE FROM outbox")
+    yield p
+    await p.close()
+
+
+def ready_data() -> dict[str, object]:
+    return {
+        "document_id": str(uuid.uuid4()),
+        "bot_id": str(uuid.uuid4()),
+        "chunks": 4,
+        "embedding_model": "all-MiniLM-L6-v2",
+    }
+
+
+class FakeBrokerIngress:
+    """A broker ingress over real HTTP (ASGI transport) that can refuse."""
+
+    def __init__(self) -> None:
+        self.accepted: list[CloudEvent] = []
+        self.refuse = False
+
+        @cloudevent_endpoint(allow_unknown=True)
+        async def ingress(event: CloudEvent) -> None:
+            if self.refuse:
+                from shared.errors import ServiceUnavailable
+
+                raise ServiceUnavailable("broker down")
+            self.accepted.append(event)
+
+        self.app = Starlette(routes=[Route("/protostar/default", ingress, methods=["POST"])])
+
+    def client(self) -> BrokerClient:
+        http = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.app), base_url="http://broker"
+        )
+        return BrokerClient("http://broker/protostar/default", http)
+
+
+async def test_record_is_part_of_the_producers_transaction(pool: AsyncConnectionPool) -> None:
+    async with pool.connection() as conn:
+        with pytest.raises(RuntimeError):
+            async with conn.transaction():
+                await record(conn, "dev.protostar.document.ready", "/embed", ready_data())
+                raise RuntimeError("the domain change failed")
+        async with conn.transaction():
+            event = await record(conn, "dev.protostar.document.ready", "/embed", ready_data())
+        cur = await conn.execute("SELECT event_id, sent_at FROM outbox")
+        assert await cur.fetchall() == [(event.id, None)]
+
+
+async def test_record_validates_data_and_stores_nothing_when_invalid(
+    pool: AsyncConnectionPool,
+) -> None:
+    bad = {**ready_data(), "chunks": -1}
+    async with pool.connection() as conn:
+        with pytest.raises(BadEvent, match="chunks"):
+            await record(conn, "dev.protostar.document.ready", "/embed", bad)
+        with pytest.raises(BadEvent, match="not in the events catalog"):
+            await record(conn, "dev.protostar.nothing.known", "/embed", {})
+        cur = await conn.execute("SELECT count(*) FROM outbox")
+        assert await cur.fetchone() == (0,)
+
+
+async def test_send_after_commit_then_relay_resends_what_failed(pool: AsyncConnectionPool) -> None:
+    ingress = FakeBrokerIngress()
+    broker = ingress.client()
+    async with pool.connection() as conn, conn.transaction():
+        first = await record(
+            conn, "dev.protostar.document.ready", "/embed", ready_data(), subject="doc-1"
+        )
+        second = await record(conn, "dev.protostar.document.ready", "/embed", ready_data())
+    ingress.refuse = True
+    assert await send_pending(pool, broker, event_ids=[first.id, second.id]) == 0
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT attempts, last_error IS NOT NULL FROM outbox WHERE event_id = %s", (first.id,)
+        )
+        assert await cur.fetchone() == (1, True)
+    ingress.refuse = False
+    assert await send_pending(pool, broker) == 2  # the relay's pass
+    assert [e.id for e in ingress.accepted] == [first.id, second.id]
+    assert ingress.accepted[0].attributes["subject"] == "doc-1"
+    assert ingress.accepted[0].json() == first.json()
+    assert ingress.accepted[0].attributes["traceparent"] == first.attributes["traceparent"]
+    assert await send_pending(pool, broker) == 0  # nothing is sent twice
+
+
+async def test_concurrent_relays_send_each_event_once(pool: AsyncConnectionPool) -> None:
+    ingress = FakeBrokerIngress()
+    async with pool.connection() as conn, conn.transaction():
+        for _ in range(40):
+            await record(conn, "dev.protostar.document.ready", "/embed", ready_data())
+    counts = await asyncio.gather(
+        *(send_pending(pool, ingress.client(), limit=10) for _ in range(8))
+    )
+    assert sum(counts) == 40
+    assert len({e.id for e in ingress.accepted}) == len(ingress.accepted) == 40
+
+
+async def test_relay_leaves_young_events_to_their_producer(pool: AsyncConnectionPool) -> None:
+    ingress = FakeBrokerIngress()
+    async with pool.connection() as conn, conn.transaction():
+        await record(conn, "dev.protostar.document.ready", "/embed", ready_data())
+    assert await send_pending(pool, ingress.client(), min_age_seconds=60) == 0
+    assert await send_pending(pool, ingress.client(), min_age_seconds=0) == 1
+
+
+async def test_consumer_is_idempotent_under_redelivery(
+    pg: Database, pool: AsyncConnectionPool
+) -> None:
+    with psycopg.connect(pg.owner_url, autocommit=True) as owner:
+        owner.execute("CREATE TABLE IF NOT EXISTS effect_probe (event_id text, n int)")
+        owner.execute(f"GRANT SELECT, INSERT ON effect_probe TO {pg.roles.app}")
+    event = new_event("dev.protostar.document.ready", "/embed", ready_data())
+
+    async def consume(e: CloudEvent) -> None:
+        async with pool.connection() as conn, conn.transaction():
+            if not await first_delivery(conn, "probe", e):
+                return
+            await conn.execute("INSERT INTO effect_probe VALUES (%s, 1)", (e.id,))
+            await asyncio.sleep(0.05)  # concurrent redeliveries overlap this window
+
+    await asyncio.gather(*(consume(event) for _ in range(5)))
+    await consume(event)
+
+    async def failing(e: CloudEvent) -> None:
+        async with pool.connection() as conn, conn.transaction():
+            assert await first_delivery(conn, "probe-failing", e)
+            raise RuntimeError("effect failed")
+
+    with pytest.raises(RuntimeError):
+        await failing(event)
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT count(*) FROM effect_probe WHERE event_id = %s", (event.id,)
+        )
+        assert await cur.fetchone() == (1,)
+        # The failed attempt rolled back its claim: a redelivery will do the work.
+        async with conn.transaction():
+            assert await first_delivery(conn, "probe-failing", event)
+
+
+async def test_dead_letters_are_kept_once_and_replayable(pool: AsyncConnectionPool) -> None:
+    event = new_event("dev.protostar.document.ready", "/embed", ready_data()).with_attributes(
+        knativeerrordest="http://embed/", knativeerrorcode="500", knativeerrordata="Ym9vbQ=="
+    )
+    assert await deadletters.record(pool, event)
+    assert not await deadletters.record(pool, event)
+    kept = [d for d in await deadletters.list_dead_letters(pool) if d.event.id == event.id]
+    assert len(kept) == 1
+    assert kept[0].error_code == "500"
+    assert kept[0].destination == "http://embed/"
+    original = deadletters.original(kept[0].event)
+    assert "knativeerrordest" not in original.attributes
+    assert original.json() == event.json()
+    await deadletters.mark_replayed(pool, kept[0].seq)
+    assert event.id not in [d.event.id for d in await deadletters.list_dead_letters(pool)]
+
+
+@pytest.fixture
+def consumer() -> tuple[httpx.AsyncClient, list[CloudEvent]]:
+    got: list[CloudEvent] = []
+
+    @cloudevent_endpoint(catalog=default_catalog())
+    async def handle(event: CloudEvent) -> None:
+        got.append(event)
+
+    app = Starlette(routes=[Route("/", handle, methods=["POST"])])
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://fn"), got
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type", "code"),
+    [
+        (
+            {
+                "document_id": "not-a-uuid",
+                "bot_id": str(uuid.uuid4()),
+                "chunks": 1,
+                "embedding_model": "m",
+            },
+            "application/json",
+            "invalid_event_data",
+        ),
+        ({"chunks": 1}, "application/json", "invalid_event_data"),
+        ("plain text", "text/plain", "bad_content_type"),
+    ],
+)
+async def test_consumer_refuses_invalid_data_with_400(
+    consumer: tuple[httpx.AsyncClient, list[CloudEvent]],
+    data: object,
+    content_type: str,
+    code: str,
+) -> None:
+    client, got = consumer
+    event = new_event("dev.protostar.document.ready", "/embed", {"x": 1})
+    headers, _ = to_binary(event)
+    headers["content-type"] = content_type
+    body = (
+        data.encode()
+        if isinstance(data, str)
+        else httpx.Request("POST", "http://x", json=data).content
+    )
+    response = await client.post("/", headers=headers, content=body)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == code
+    assert got == []
+
+
+async def test_consumer_refuses_unknown_types(
+    consumer: tuple[httpx.AsyncClient, list[CloudEvent]],
+) -> None:
+    client, got = consumer
+    headers, body = to_binary(new_event("dev.protostar.not.catalogued", "/x", {"a": 1}))
+    response = await client.post("/", headers=headers, content=body)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "unknown_event_type"
+
+
+async def test_consumer_accepts_valid_event(
+    consumer: tuple[httpx.AsyncClient, list[CloudEvent]],
+) -> None:
+    client, got = consumer
+    headers, body = to_binary(new_event("dev.protostar.document.ready", "/embed", ready_data()))
+    response = await client.post("/", headers=headers, content=body)
+    assert response.status_code == 202
+    assert len(got) == 1
