@@ -67,11 +67,14 @@ class FakeBrokerIngress:
 
 
 async def test_record_is_part_of_the_producers_transaction(pool: AsyncConnectionPool) -> None:
+    async def failed_change(conn: psycopg.AsyncConnection) -> None:
+        async with conn.transaction():
+            await record(conn, "dev.protostar.document.ready", "/embed", ready_data())
+            raise RuntimeError("the domain change failed")
+
     async with pool.connection() as conn:
         with pytest.raises(RuntimeError):
-            async with conn.transaction():
-                await record(conn, "dev.protostar.document.ready", "/embed", ready_data())
-                raise RuntimeError("the domain change failed")
+            await failed_change(conn)
         async with conn.transaction():
             event = await record(conn, "dev.protostar.document.ready", "/embed", ready_data())
         cur = await conn.execute("SELECT event_id, sent_at FROM outbox")
@@ -245,6 +248,7 @@ async def test_consumer_refuses_unknown_types(
     response = await client.post("/", headers=headers, content=body)
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "unknown_event_type"
+    assert got == []
 
 
 async def test_consumer_accepts_valid_event(
