@@ -1,0 +1,44 @@
+# syntax=docker/dockerfile:1
+# One image per function, all from this file:
+#
+#   docker build --build-arg FUNCTION=health -t protostar/function-health .
+#
+# FUNCTION is the directory under functions/. The image runs
+# functions/$FUNCTION/main.py with functions-framework (ASGI); the Knative Service
+# sets FUNCTION_TARGET (and FUNCTION_SIGNATURE_TYPE) in its env. See knative/README.md.
+ARG PYTHON_VERSION=3.11
+
+FROM python:${PYTHON_VERSION}-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONPATH=/app
+
+WORKDIR /app
+
+# The whole lock, pinned, without resolving again: one dependency layer that every
+# function image shares (FUNCTION is not used before this point, so the cache holds).
+COPY requirements.lock ./
+RUN pip install --no-deps -r requirements.lock
+
+RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin protostar
+
+COPY shared/ shared/
+COPY events/ events/
+
+ARG FUNCTION
+RUN test -n "$FUNCTION" || { echo "build with --build-arg FUNCTION=<dir under functions/>" >&2; exit 1; }
+COPY functions/${FUNCTION}/ functions/${FUNCTION}/
+RUN test -f "functions/${FUNCTION}/main.py" || { echo "functions/${FUNCTION}/main.py not found" >&2; exit 1; }
+
+ENV FUNCTION=${FUNCTION} \
+    PROTOSTAR_ENV=production \
+    PORT=8080
+
+USER 10001
+EXPOSE 8080
+
+# Knative sends SIGTERM to PID 1: exec so that functions-framework receives it.
+CMD ["sh", "-c", "exec functions-framework --asgi --source \"functions/${FUNCTION}/main.py\" --target \"${FUNCTION_TARGET:?set FUNCTION_TARGET}\""]

@@ -1,0 +1,200 @@
+"""The real knative/ deployment: valid, complete, and shaped as the local runtime reads it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+import yaml
+
+from shared.manifests import Manifest, load_catalog_types, load_manifests, validate
+from tests.conftest import ROOT
+
+CRDS = ROOT.parent / "shared" / "knative-crds"
+KNATIVE = ROOT / "knative"
+CATALOG = ROOT / "events" / "catalog.yaml"
+ROOTS = ["base", "infra", "overlays/microk8s"]
+
+
+def _by(manifests: list[Manifest], kind: str) -> dict[str, dict[str, Any]]:
+    return {m.name: m.doc for m in manifests if m.kind == kind}
+
+
+@pytest.mark.parametrize("root", ROOTS)
+def test_each_kustomization_validates_with_zero_problems(root: str) -> None:
+    manifests = load_manifests(KNATIVE / root)
+    assert manifests, f"{root} lists no resources"
+    problems = validate(manifests, crd_dir=CRDS, catalog=load_catalog_types(CATALOG))
+    assert [str(p) for p in problems] == []
+
+
+def test_argocd_application_validates_and_points_at_the_overlay() -> None:
+    (app,) = load_manifests(KNATIVE / "argocd" / "application.yaml")
+    assert validate([app], crd_dir=CRDS, catalog=None) == []
+    assert (app.api_version, app.kind) == ("argoproj.io/v1alpha1", "Application")
+    path = app.doc["spec"]["source"]["path"]
+    assert path == "knative/overlays/microk8s"
+    assert (ROOT / path / "kustomization.yaml").is_file()
+
+
+def test_overlay_is_base_plus_infra() -> None:
+    overlay = {(m.source, m.index) for m in load_manifests(KNATIVE / "overlays" / "microk8s")}
+    parts = {
+        (m.source, m.index) for root in ("base", "infra") for m in load_manifests(KNATIVE / root)
+    }
+    assert overlay == parts
+
+
+def test_every_yaml_file_is_listed_by_a_kustomization() -> None:
+    listed = {m.source for root in ROOTS for m in load_manifests(KNATIVE / root)}
+    for directory in ("base", "infra"):
+        for path in (KNATIVE / directory).rglob("*.yaml"):
+            if path.name != "kustomization.yaml":
+                assert path in listed, f"{path} is not listed in resources"
+
+
+def test_function_services_follow_the_runtime_convention() -> None:
+    services = _by(load_manifests(KNATIVE / "base"), "Service")
+    assert set(services) == {"health", "outbox-relay", "deadletter"}
+    expected = {
+        "health": ("health", "public", "health"),
+        "outbox-relay": ("outbox_relay", "internal", "outbox_relay"),
+        "deadletter": ("deadletter", "internal", "deadletter"),
+    }
+    max_scale: dict[str, int] = {}
+    for name, doc in services.items():
+        function, surface, target = expected[name]
+        labels = doc["metadata"]["labels"]
+        assert labels["protostar.dev/function"] == function
+        assert labels["protostar.dev/surface"] == surface
+        template = doc["spec"]["template"]
+        (container,) = template["spec"]["containers"]
+        env = {e["name"]: e["value"] for e in container["env"]}
+        assert env == {"FUNCTION_TARGET": target, "FUNCTION_SIGNATURE_TYPE": "http"}
+        assert container["image"] == f"protostar/function-{function}"
+        assert container["ports"] == [{"containerPort": 8080}]
+        assert container["envFrom"] == [
+            {"configMapRef": {"name": "protostar-config"}},
+            {"secretRef": {"name": "protostar-secrets"}},
+        ]
+        assert {"requests", "limits"} <= set(container["resources"])
+        annotations = template["metadata"]["annotations"]
+        assert annotations["autoscaling.knative.dev/min-scale"] == "0"
+        assert "autoscaling.knative.dev/scale-to-zero-pod-retention-period" in annotations
+        assert (
+            int(annotations["autoscaling.knative.dev/target"])
+            == (template["spec"]["containerConcurrency"])
+        )
+        assert template["spec"]["timeoutSeconds"] <= 600
+        probe = container["readinessProbe"]
+        if name == "health":
+            assert probe["httpGet"]["path"] == "/healthz"
+        else:
+            assert probe["tcpSocket"] == {}
+        max_scale[surface] = int(annotations["autoscaling.knative.dev/max-scale"])
+    assert max_scale["public"] > max_scale["internal"]
+
+
+def test_broker_pingsource_and_route() -> None:
+    manifests = load_manifests(KNATIVE / "base")
+    broker = _by(manifests, "Broker")["default"]
+    assert broker["metadata"]["annotations"]["eventing.knative.dev/broker.class"] == (
+        "RabbitMQBroker"
+    )
+    assert broker["spec"]["delivery"] == {
+        "retry": 5,
+        "backoffPolicy": "exponential",
+        "backoffDelay": "PT0.5S",
+        "deadLetterSink": {
+            "ref": {"apiVersion": "serving.knative.dev/v1", "kind": "Service", "name": "deadletter"}
+        },
+    }
+    config = _by(manifests, "RabbitmqBrokerConfig")[broker["spec"]["config"]["name"]]
+    assert config["spec"]["queueType"] == "quorum"
+    cluster = config["spec"]["rabbitmqClusterReference"]["name"]
+    assert cluster in _by(load_manifests(KNATIVE / "infra"), "RabbitmqCluster")
+
+    ping = _by(manifests, "PingSource")["outbox-relay"]["spec"]
+    assert ping["schedule"] == "* * * * *"
+    assert ping["timezone"] == "Asia/Seoul"
+    assert ping["contentType"] == "application/json"
+    assert ping["data"] == '{"job":"outbox-relay"}'
+    assert ping["sink"]["ref"]["name"] == "outbox-relay"
+
+    assert "Trigger" not in {m.kind for m in manifests}, "no subscriber function exists yet"
+
+    (route,) = _by(manifests, "HTTPRoute").values()
+    (rule,) = route["spec"]["rules"]
+    assert rule["matches"] == [{"path": {"type": "PathPrefix", "value": "/healthz"}}]
+    assert [b["name"] for b in rule["backendRefs"]] == ["health"]
+
+
+def test_infra_has_postgres_rabbitmq_and_redis() -> None:
+    manifests = load_manifests(KNATIVE / "infra")
+    (postgres,) = _by(manifests, "StatefulSet").values()
+    (container,) = postgres["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == "pgvector/pgvector:pg18"
+    assert postgres["spec"]["volumeClaimTemplates"]
+    assert "rabbitmq" in _by(manifests, "RabbitmqCluster")
+    assert "redis" in _by(manifests, "Deployment")
+    assert "redis" in _by(manifests, "Service")
+
+
+def test_no_secret_values_are_committed() -> None:
+    for path in KNATIVE.rglob("*"):
+        if path.is_file() and path.suffix in (".yaml", ".yml"):
+            for doc in yaml.safe_load_all(path.read_text()):
+                if isinstance(doc, dict):
+                    assert doc.get("kind") != "Secret", f"{path} commits a Secret"
+        assert path.suffix != ".env", f"{path}: .env files are never committed"
+
+
+def test_cli_validates_knative_and_prints_ok() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "shared.manifests"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    # base and infra are also in the overlay: each manifest is counted once; +1: argocd.
+    unique = {(m.source, m.index) for r in ROOTS for m in load_manifests(KNATIVE / r)}
+    assert result.stdout.strip() == f"OK: {len(unique) + 1} manifests valid"
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+@pytest.mark.parametrize("root", ROOTS)
+def test_kustomize_builds_each_root(root: str) -> None:
+    result = subprocess.run(
+        ["kubectl", "kustomize", str(KNATIVE / root)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "KUBECONFIG": os.devnull},
+    )
+    assert result.returncode == 0, result.stderr
+    built = [d for d in yaml.safe_load_all(result.stdout) if d]
+    assert all(d["metadata"].get("namespace") in ("protostar", None) for d in built)
+    if root == "overlays/microk8s":
+        images = {
+            c["image"]
+            for d in built
+            if d["kind"] == "Service" and d["apiVersion"] == "serving.knative.dev/v1"
+            for c in d["spec"]["template"]["spec"]["containers"]
+        }
+        assert all(i.startswith("localhost:32000/protostar/function-") for i in images)
+        assert all(":" in i.rsplit("/", 1)[1] for i in images), images
+
+
+def test_dockerfile_builds_any_function() -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    assert "ARG FUNCTION" in text
+    assert "functions-framework --asgi" in text
+    assert (ROOT / ".dockerignore").is_file()
