@@ -85,6 +85,12 @@ class Settings(BaseSettings):
         "local", description="'production' refuses to generate secrets or start embedded services"
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    protostar_manifests: Path = Field(
+        Path("knative/base"), description="Kustomization the local runtime runs"
+    )
+    protostar_scale_to_zero: bool = Field(
+        False, description="Start Services on first request and stop them when idle"
+    )
 
     # PostgreSQL --------------------------------------------------------------------
     database_url: str | None = Field(

@@ -1,28 +1,32 @@
-"""The local runtime behind ``task up``: embedded services, migrations, functions.
+"""The local runtime behind ``task up``: the Knative manifests, run on one machine.
 
-Order matters and is kept strict: validate every setting and the data dir (creating
-nothing), take the single-instance lock, then start PostgreSQL and Redis when their
-URLs are unset, migrate, and start the functions. Every child dies with us (PDEATHSIG),
-Ctrl-C stops them in reverse order, and the lock is a kernel ``flock`` that a crash
-releases by itself, so nothing stale blocks the next start.
+Order is strict: validate every setting and the data dir (creating nothing), take the
+single-instance lock, start PostgreSQL and Redis when their URLs are unset, migrate,
+then read ``knative/base`` and run it: every Service as a functions-framework process
+behind an activator, the public routes on ``PROTOSTAR_PORT``, the Broker with its
+Triggers (RabbitMQ when ``RABBITMQ_URL`` is set, else durable queues in PostgreSQL) and
+the PingSources. Every child dies with us (PDEATHSIG), Ctrl-C stops them in order, and
+the lock is a kernel ``flock`` that a crash releases by itself.
 """
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import contextlib
 import fcntl
 import json
 import logging
 import os
 import signal
-import subprocess
+import socket
 import sys
 import time
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
-from types import FrameType
 from typing import IO, Any
 
-import httpx
+import uvicorn
 
 from shared.db import bootstrap
 from shared.db.migrate import migrate
@@ -78,80 +82,63 @@ class InstanceLock:
             self._fh = None
 
 
-@dataclass
-class FunctionProcess:
-    name: str
-    source: Path
-    target: str
-    port: int
-    env: dict[str, str]
-    logfile: IO[bytes] | None = None
-    proc: subprocess.Popen[bytes] | None = None
-    restarts: int = 0
-    next_start: float = 0.0
-    started_at: float = field(default=0.0)
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the runtime owns SIGINT/SIGTERM."""
 
-    def start(self) -> None:
-        argv = [
-            sys.executable,
-            "-m",
-            "functions_framework",
-            "--target",
-            self.target,
-            "--source",
-            str(self.source),
-            "--asgi",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-        ]
-        env = {
-            **self.env,
-            "PORT": str(self.port),
-            "K_SERVICE": self.name,
-            "K_REVISION": f"{self.name}-local",
-            "K_CONFIGURATION": self.name,
-        }
-        self.proc = procs.spawn(argv, env=env, cwd=ROOT, log=self.logfile)
-        self.started_at = time.monotonic()
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock
 
 
 class LocalRuntime:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        manifests: Path | None = None,
+        scale_to_zero: bool | None = None,
+        status_view: bool = False,
+    ) -> None:
         self.settings = settings
         self.data = settings.data_dir
+        self.manifests = manifests or (
+            ROOT / settings.protostar_manifests
+            if not settings.protostar_manifests.is_absolute()
+            else settings.protostar_manifests
+        )
+        self.scale_to_zero = (
+            settings.protostar_scale_to_zero if scale_to_zero is None else scale_to_zero
+        )
+        self.status_view = status_view
         self.lock = InstanceLock(self.data / "protostar.lock")
         self.postgres: Any = None
         self.redis: Any = None
-        self.functions: list[FunctionProcess] = []
-        self._stopping = False
+        self.env: dict[str, str] = {}
+        self.started = time.monotonic()
 
-    # ------------------------------------------------------------------ start
-    def start(self) -> None:
-        started = time.monotonic()
-        port = self.settings.protostar_port
+    # ------------------------------------------------------------------ preparation
+    def prepare(self) -> None:
+        """Everything synchronous: lock, secrets, embedded services, migrations."""
         self.data.mkdir(parents=True, exist_ok=True)
-        url = self.settings.public_base_url
-        self.lock.acquire({"pid": os.getpid(), "url": url, "started": time.time()})
-        if procs.port_in_use(port, self.settings.protostar_host):
+        self.lock.acquire(
+            {"pid": os.getpid(), "url": self.settings.public_base_url, "started": time.time()}
+        )
+        host, port = self.settings.protostar_host, self.settings.protostar_port
+        if procs.port_in_use(port, host):
             raise SettingsError(
-                f"PROTOSTAR_PORT: {self.settings.protostar_host}:{port} is already in use "
-                "by another program"
+                f"PROTOSTAR_PORT: {host}:{port} is already in use by another program"
             )
         secrets = SecretStore(self.settings.secrets_path)
         secrets.ensure_all()
-        env = self._child_env(secrets)
-
-        self._start_functions(env)
-        self._wait_ready(f"http://127.0.0.1:{port}/healthz")
-        print(
-            f"protostar: up in {time.monotonic() - started:.1f}s at {url} "
-            f"(GET {url}/healthz; data in {self.data}; Ctrl-C stops)",
-            flush=True,
-        )
-
-    def _child_env(self, secrets: SecretStore) -> dict[str, str]:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
         env["PROTOSTAR_DATA"] = str(self.data)
@@ -173,9 +160,8 @@ class LocalRuntime:
                 roles.owner, roles.owner_password, roles.database
             )
             env["DATABASE_APP_ROLE"] = roles.app
-        migrate_url = env.get("DATABASE_MIGRATE_URL") or env["DATABASE_URL"]
         app_role = env.get("DATABASE_APP_ROLE", self.settings.database_app_role)
-        applied = migrate(migrate_url, app_role)
+        applied = migrate(env.get("DATABASE_MIGRATE_URL") or env["DATABASE_URL"], app_role)
         if applied:
             log.info("migrations applied", extra={"versions": applied})
         if not self.settings.redis_url:
@@ -187,99 +173,267 @@ class LocalRuntime:
         if not self.settings.object_store_url:
             (self.data / "objects").mkdir(exist_ok=True)
             env["OBJECT_STORE_URL"] = self.settings.object_store
-        return env
+        self.env = env
 
-    def _start_functions(self, env: dict[str, str]) -> None:
-        # Until the manifest-driven runtime lands, the health function answers directly;
-        # its JSON-line logs go to our stdout.
-        fn = FunctionProcess(
-            name="health",
-            source=ROOT / "functions" / "health" / "main.py",
-            target="health",
-            port=self.settings.protostar_port,
-            env=env,
-        )
-        fn.start()
-        self.functions.append(fn)
-
-    def _wait_ready(self, url: str, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        with httpx.Client(timeout=2.0) as client:
-            while time.monotonic() < deadline:
-                for fn in self.functions:
-                    if fn.proc is not None and fn.proc.poll() is not None:
-                        raise ProtostarError(
-                            f"function {fn.name} exited with {fn.proc.returncode} during start"
-                        )
-                try:
-                    client.get(url)
-                    return
-                except httpx.TransportError:
-                    time.sleep(0.1)
-        raise ProtostarError(f"no answer from {url} within {timeout:.0f}s")
-
-    # ------------------------------------------------------------------ run / stop
-    def supervise(self) -> None:
-        """Restart functions that die (with backoff) until asked to stop."""
-        while not self._stopping:
-            now = time.monotonic()
-            for fn in self.functions:
-                if fn.proc is None or fn.proc.poll() is None or now < fn.next_start:
-                    continue
-                code = fn.proc.returncode
-                fn.restarts += 1
-                delay = min(30.0, 0.5 * 2 ** min(fn.restarts, 6))
-                if now - fn.started_at > 60:
-                    fn.restarts = 0
-                log.warning(
-                    "function exited; restarting",
-                    extra={"fn": fn.name, "code": code, "delay_s": delay},
-                )
-                fn.next_start = now + delay
-                fn.proc = None
-            for fn in self.functions:
-                if fn.proc is None and now >= fn.next_start and not self._stopping:
-                    fn.start()
-            time.sleep(0.25)
-
-    def stop(self) -> None:
-        self._stopping = True
-        for fn in reversed(self.functions):
-            if fn.proc is not None:
-                procs.stop(fn.proc, signal.SIGTERM, timeout=10)
-            if fn.logfile is not None:
-                fn.logfile.close()
+    def release(self) -> None:
         if self.redis is not None:
             self.redis.stop()
+            self.redis = None
         if self.postgres is not None:
             self.postgres.stop()
+            self.postgres = None
         self.lock.release()
+
+    # ------------------------------------------------------------------ running
+    async def run(self, stop: asyncio.Event, ready: asyncio.Event | None = None) -> None:
+        import httpx
+
+        from shared.broker.broker import Broker
+        from shared.broker.model import TriggerSpec
+        from shared.manifests.load import load_manifests
+        from shared.runtime.ingress import Activator, Front
+        from shared.runtime.schedules import PingStats, run_pingsource
+        from shared.runtime.services import ServiceProcess
+        from shared.runtime.state import RuntimeState
+        from shared.runtime.topology import SinkRef, build_topology
+
+        topo = build_topology(load_manifests(self.manifests))
+        ns = topo.namespace
+        public = _bind(self.settings.protostar_host, self.settings.protostar_port)
+        broker_sock = _bind("127.0.0.1", 0)
+        broker_port = broker_sock.getsockname()[1]
+        default_broker = next(iter(topo.brokers), "default")
+        self.env["K_SINK"] = f"http://127.0.0.1:{broker_port}/{ns}/{default_broker}"
+        logdir = self.data / "logs"
+        services = {
+            name: ServiceProcess(
+                spec, root=ROOT, env=self.env, logdir=logdir, scale_to_zero=self.scale_to_zero
+            )
+            for name, spec in topo.services.items()
+        }
+        sockets = [public, broker_sock]
+        for svc in services.values():
+            sock = _bind("127.0.0.1", 0)
+            svc.activator_port = sock.getsockname()[1]
+            sockets.append(sock)
+
+        def address(service: str) -> str:
+            return services[service].address
+
+        def resolve(ref: SinkRef) -> str:
+            if ref.uri:
+                return ref.uri
+            assert ref.service is not None
+            return address(ref.service) + ref.path
+
+        triggers = [
+            TriggerSpec(
+                name=t.name,
+                broker=t.broker,
+                subscriber_url=resolve(t.subscriber),
+                filters=t.filters,
+                parallelism=t.parallelism,
+                namespace=ns,
+                delivery=topo.delivery(
+                    t.delivery,
+                    resolve,
+                    fallback=topo.brokers[t.broker].delivery if t.broker in topo.brokers else None,
+                ),
+            )
+            for t in topo.triggers
+        ]
+        backend_kind, backend = self._backend(ns)
+        broker = Broker(backend, triggers, brokers=list(topo.brokers) or ["default"], namespace=ns)
+        await broker.start()
+        client = httpx.AsyncClient(
+            timeout=httpx.Timeout(300.0, connect=5.0), limits=httpx.Limits(max_connections=500)
+        )
+        front = Front(
+            topo,
+            services,
+            Activator(client),
+            public_port=public.getsockname()[1],
+            broker_port=broker_port,
+            broker_app=broker.asgi(),
+        )
+        server = _Server(
+            uvicorn.Config(
+                front,
+                log_level="warning",
+                access_log=False,
+                lifespan="off",
+                timeout_graceful_shutdown=5,
+            )
+        )
+        tasks: list[asyncio.Task[Any]] = [asyncio.create_task(server.serve(sockets=sockets))]
+        ping_stats = {p.name: PingStats() for p in topo.pingsources}
+        state = RuntimeState(
+            pid=os.getpid(),
+            public_url=self.settings.public_base_url,
+            broker_url=self.env["K_SINK"],
+            broker_backend=backend_kind,
+            postgres_port=self.postgres.port if self.postgres else None,
+            redis_port=self.redis.port if self.redis else None,
+        )
+        try:
+            await asyncio.gather(
+                *(svc.ensure_running() for svc in services.values() if not svc.scale_to_zero)
+            )
+            tasks += [asyncio.create_task(svc.supervise()) for svc in services.values()]
+            tasks += [
+                asyncio.create_task(run_pingsource(p, address, client, ping_stats[p.name]))
+                for p in topo.pingsources
+            ]
+
+            async def snapshot() -> dict[str, Any]:
+                queued = {}
+                for t in triggers:
+                    try:
+                        queued[t.name] = await broker.backend.depth(t)
+                    except Exception:
+                        queued[t.name] = -1
+                return {
+                    "public_url": self.settings.public_base_url,
+                    "broker_backend": backend_kind,
+                    "data_dir": str(self.data),
+                    "accepted": broker.accepted,
+                    "services": {n: s.summary() for n, s in services.items()},
+                    "triggers": {
+                        t.name: {"queued": queued[t.name], **_trigger_stats(broker, t.name)}
+                        for t in triggers
+                    },
+                    "pingsources": [
+                        {
+                            "name": p.name,
+                            "schedule": p.schedule,
+                            "timezone": p.timezone,
+                            **vars(ping_stats[p.name]),
+                        }
+                        for p in topo.pingsources
+                    ],
+                }
+
+            tasks.append(asyncio.create_task(self._report(snapshot, state)))
+            while not server.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
+                await asyncio.sleep(0.01)
+            state.services = {n: s.summary() for n, s in services.items()}
+            state.write(self.data)
+            print(
+                f"protostar: up in {time.monotonic() - self.started:.1f}s at "
+                f"{self.settings.public_base_url} (broker: {backend_kind}; "
+                f"{len(services)} services; data in {self.data}; Ctrl-C stops)",
+                flush=True,
+            )
+            if ready is not None:
+                ready.set()
+            await stop.wait()
+        finally:
+            server.should_exit = True
+            for task in tasks[1:]:
+                task.cancel()
+            await asyncio.gather(*tasks[1:], return_exceptions=True)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(tasks[0], 10)
+            await broker.stop()
+            await asyncio.gather(
+                *(svc.stop("runtime stopping") for svc in services.values()), return_exceptions=True
+            )
+            for svc in services.values():
+                svc.close_log()
+            await client.aclose()
+            (self.data / "runtime.json").unlink(missing_ok=True)
+
+    def _backend(self, namespace: str) -> tuple[str, Any]:
+        kind = self.settings.broker_backend
+        if kind == "auto":
+            kind = "rabbitmq" if self.settings.rabbitmq_url else "postgres"
+        if kind == "rabbitmq":
+            if not self.settings.rabbitmq_url:
+                raise SettingsError("BROKER_BACKEND: rabbitmq needs RABBITMQ_URL")
+            from shared.broker.rabbitmq import RabbitMQBackend
+
+            return kind, RabbitMQBackend(self.settings.rabbitmq_url, namespace=namespace)
+        from shared.broker.postgres import PostgresBackend
+
+        return kind, PostgresBackend(self.env["DATABASE_URL"], namespace=namespace)
+
+    async def _report(self, snapshot: Any, state: Any) -> None:
+        from shared.runtime.status import CLEAR, render
+
+        last_log = 0.0
+        while True:
+            await asyncio.sleep(1.0)
+            snap = await snapshot()
+            state.services = snap["services"]
+            state.write(self.data)
+            if self.status_view:
+                sys.stdout.write(CLEAR + render(snap) + "\n")
+                sys.stdout.flush()
+            elif time.monotonic() - last_log >= 60:
+                last_log = time.monotonic()
+                log.info(
+                    "status",
+                    extra={
+                        "services": {n: s["state"] for n, s in snap["services"].items()},
+                        "triggers": snap["triggers"],
+                        "accepted": snap["accepted"],
+                    },
+                )
+
+
+def _trigger_stats(broker: Any, name: str) -> dict[str, int]:
+    stats = broker.dispatcher.stats.get(name)
+    keys = ("delivered", "retried", "dead_lettered", "replies", "failures")
+    return {k: getattr(stats, k) if stats else 0 for k in keys}
 
 
 def main(argv: list[str] | None = None) -> int:
     from shared.logs import configure_logging
 
+    parser = argparse.ArgumentParser(prog="task up", description=__doc__.split("\n")[0])
+    parser.add_argument("--manifests", type=Path, help="kustomization dir (knative/base)")
+    parser.add_argument(
+        "--scale-to-zero",
+        action="store_true",
+        default=None,
+        help="start Services on demand, stop them when idle",
+    )
+    parser.add_argument(
+        "--status",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="live status view (auto: when stdout is a terminal)",
+    )
+    args = parser.parse_args(argv)
     try:
         settings = load_settings()
         check_data_dir(settings.data_dir)
     except SettingsError as exc:
         print(f"protostar: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    status_view = args.status == "on" or (args.status == "auto" and sys.stdout.isatty())
     configure_logging("runtime", settings.log_level)
-    runtime = LocalRuntime(settings)
-
-    def _on_signal(signum: int, _frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, _on_signal)
+    if status_view:  # the view replaces the log lines on the terminal
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        (settings.data_dir / "logs").mkdir(exist_ok=True)
+        handler = logging.FileHandler(settings.data_dir / "logs" / "runtime.log")
+        handler.setFormatter(logging.getLogger().handlers[0].formatter)
+        logging.getLogger().handlers[:] = [handler]
+    runtime = LocalRuntime(
+        settings,
+        manifests=args.manifests,
+        scale_to_zero=args.scale_to_zero,
+        status_view=status_view,
+    )
     try:
-        runtime.start()
-        runtime.supervise()
+        try:
+            runtime.prepare()
+        except AlreadyRunning as exc:
+            print(f"protostar: {exc}", file=sys.stderr)
+            return EXIT_ALREADY_RUNNING
+        return asyncio.run(_serve(runtime))
     except KeyboardInterrupt:
-        print("protostar: stopping...", file=sys.stderr, flush=True)
-    except AlreadyRunning as exc:
-        print(f"protostar: {exc}", file=sys.stderr)
-        return EXIT_ALREADY_RUNNING
+        return 0
     except SettingsError as exc:
         print(f"protostar: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -287,7 +441,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"protostar: {exc}", file=sys.stderr)
         return 1
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not orphan
-        runtime.stop()
+        runtime.release()
+
+
+async def _serve(runtime: LocalRuntime) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await runtime.run(stop)
+    print("protostar: stopped", file=sys.stderr, flush=True)
     return 0

@@ -198,7 +198,9 @@ def test_logs_are_json_lines_without_secrets(data_dir: Path) -> None:
         stdout, _ = up.proc.communicate(timeout=60)
     finally:
         up.close()
-    records = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+    function_log = (data_dir / "logs" / "health.log").read_text()
+    lines = stdout.splitlines() + function_log.splitlines()
+    records = [json.loads(line) for line in lines if line.startswith("{")]
     assert records, stdout
     for record in records:
         assert {"time", "level", "function", "message"} <= record.keys()
@@ -209,3 +211,4 @@ def test_logs_are_json_lines_without_secrets(data_dir: Path) -> None:
         secret = secret_file.read_text().strip()
         if "PRIVATE" not in secret:
             assert secret not in stdout
+            assert secret not in function_log

@@ -1,0 +1,145 @@
+"""The runtime's HTTP front: the public routes, one activator address per Service (what
+Triggers and PingSources deliver to) and the broker ingress, all on one server."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+import httpx
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from shared.errors import ServiceUnavailable
+from shared.runtime.services import ServiceProcess
+from shared.runtime.topology import Topology
+
+log = logging.getLogger("protostar.runtime")
+
+HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailers",
+    "transfer-encoding",
+    "upgrade",
+    "content-length",
+}
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+class Activator:
+    """Forwards a request to a Service's process, starting it first if needed."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def forward(self, svc: ServiceProcess, request: Request) -> Response:
+        try:
+            await svc.ensure_running()
+        except ServiceUnavailable as exc:
+            return _error(503, "unavailable", exc.message)
+        await svc.limit.acquire()
+        svc.in_flight += 1
+        svc.requests += 1
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                svc.in_flight -= 1
+                svc.limit.release()
+                svc.touch()
+
+        try:
+            headers = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP]
+            client_host = request.client.host if request.client else "127.0.0.1"
+            headers.append(("x-forwarded-for", client_host))
+            headers.append(("x-forwarded-proto", request.url.scheme))
+            url = (
+                svc.url + request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            )
+            upstream = self.client.build_request(
+                request.method,
+                url,
+                headers=headers,
+                content=request.stream(),
+                timeout=httpx.Timeout(float(svc.spec.timeout_seconds), connect=5.0),
+            )
+            response = await self.client.send(upstream, stream=True)
+        except httpx.HTTPError as exc:
+            release()
+            log.warning("upstream failed", extra={"service": svc.spec.name, "reason": str(exc)})
+            return _error(502, "bad_gateway", f"service {svc.spec.name} did not answer")
+        except BaseException:
+            release()
+            raise
+
+        async def close() -> None:
+            await response.aclose()
+            release()
+
+        out_headers = {k: v for k, v in response.headers.items() if k.lower() not in HOP_BY_HOP}
+        return StreamingResponse(
+            response.aiter_raw(),
+            status_code=response.status_code,
+            headers=out_headers,
+            background=BackgroundTask(close),
+        )
+
+
+class Front:
+    """One ASGI app for every socket; the local port says which role a request is for."""
+
+    def __init__(
+        self,
+        topology: Topology,
+        services: Mapping[str, ServiceProcess],
+        activator: Activator,
+        *,
+        public_port: int,
+        broker_port: int,
+        broker_app: ASGIApp,
+    ) -> None:
+        self.topology = topology
+        self.services = services
+        self.activator = activator
+        self.public_port = public_port
+        self.broker_port = broker_port
+        self.broker_app = broker_app
+        self.by_port = {svc.activator_port: svc for svc in services.values()}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            message = await receive()
+            while message["type"] != "lifespan.shutdown":
+                await send({"type": message["type"] + ".complete"})
+                message = await receive()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        if scope["type"] != "http":
+            return
+        port = (scope.get("server") or ("", 0))[1]
+        if port == self.broker_port:
+            await self.broker_app(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        svc = self.by_port.get(port)
+        if svc is None:
+            route = self.topology.route(request.url.path)
+            if route is None:
+                await _error(404, "not_found", f"no route for {request.url.path}")(
+                    scope, receive, send
+                )
+                return
+            svc = self.services[route.service]
+        response = await self.activator.forward(svc, request)
+        await response(scope, receive, send)
