@@ -197,7 +197,7 @@ class LocalRuntime:
         from shared.runtime.state import RuntimeState
         from shared.runtime.topology import SinkRef, build_topology
 
-        topo = build_topology(load_manifests(self.manifests))
+        topo = build_topology(load_manifests(self.manifests), _namespace(self.manifests))
         ns = topo.namespace
         public = _bind(self.settings.protostar_host, self.settings.protostar_port)
         broker_sock = _bind("127.0.0.1", 0)
@@ -379,6 +379,20 @@ class LocalRuntime:
                         "accepted": snap["accepted"],
                     },
                 )
+
+
+def _namespace(manifests: Path) -> str:
+    """The kustomization's ``namespace:`` (what kustomize would stamp on every resource)."""
+    import yaml
+
+    from shared.manifests.load import kustomization_file
+
+    found = kustomization_file(manifests) if manifests.is_dir() else None
+    if found is not None:
+        value = (yaml.safe_load(found.read_text()) or {}).get("namespace")
+        if isinstance(value, str) and value:
+            return value
+    return "protostar"
 
 
 def _trigger_stats(broker: Any, name: str) -> dict[str, int]:

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -16,89 +12,14 @@ import psutil
 import pytest
 
 from shared.embedded.procs import free_port
-from tests.conftest import ROOT, workdir
+from tests.conftest import workdir
+from tests.support.runtime import Up
 
 pytestmark = pytest.mark.e2e
 
-SERVICE_ENV = (
-    "DATABASE_URL",
-    "DATABASE_MIGRATE_URL",
-    "REDIS_URL",
-    "OBJECT_STORE_URL",
-    "RABBITMQ_URL",
-    "SECRETS_DIR",
-)
-
-
-class Up:
-    def __init__(
-        self,
-        data: Path,
-        port: int,
-        *,
-        via_task: bool = False,
-        extra_env: dict[str, str] | None = None,
-    ) -> None:
-        env = {k: v for k, v in os.environ.items() if k not in SERVICE_ENV}
-        env.update({"PROTOSTAR_DATA": str(data), "PROTOSTAR_PORT": str(port)})
-        env.update(extra_env or {})
-        argv = (
-            [str(ROOT / "scripts" / "task"), "up"]
-            if via_task
-            else [sys.executable, "-m", "shared.runtime"]
-        )
-        self.port = port
-        self.proc = subprocess.Popen(
-            argv,
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/healthz"
-
-    def wait_healthy(self, timeout: float = 90) -> dict:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                _out, err = self.proc.communicate()
-                pytest.fail(f"runtime exited {self.proc.returncode}: {err[-2000:]}")
-            try:
-                response = httpx.get(self.url, timeout=2)
-                if response.status_code == 200:
-                    return response.json()
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        pytest.fail("runtime never answered /healthz with 200")
-
-    def descendants(self) -> list[psutil.Process]:
-        try:
-            return psutil.Process(self.proc.pid).children(recursive=True)
-        except psutil.NoSuchProcess:
-            return []
-
-    def signal_group(self, sig: int) -> None:
-        os.killpg(self.proc.pid, sig)
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.signal_group(signal.SIGINT)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.signal_group(signal.SIGKILL)
-                self.proc.wait()
-        self.proc.communicate()
-
 
 @pytest.fixture
-def data_dir() -> Iterator[Path]:
+def data_dir() -> Path:
     return workdir("up") / "data"
 
 
