@@ -25,13 +25,18 @@ class DeadLetter:
 
 
 async def record(pool: AsyncConnectionPool, event: CloudEvent) -> bool:
-    """Keep ``event``; False if this (source, id, destination) is already kept."""
+    """Keep ``event``; False if this (source, id, destination) is already kept.
+
+    A dead letter that was replayed and failed again is kept again (not replayed yet).
+    """
     attrs = event.attributes
     async with pool.connection() as conn:
         cur = await conn.execute(
             "INSERT INTO dead_letters (event_id, source, type, destination, error_code, "
             "error_data, attributes, data) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
-            "ON CONFLICT (source, event_id, destination) DO NOTHING",
+            "ON CONFLICT (source, event_id, destination) DO UPDATE SET "
+            "replayed_at = NULL, received_at = now(), error_code = EXCLUDED.error_code, "
+            "error_data = EXCLUDED.error_data WHERE dead_letters.replayed_at IS NOT NULL",
             (
                 event.id,
                 event.source,

@@ -188,6 +188,11 @@ async def test_dead_letters_are_kept_once_and_replayable(pool: AsyncConnectionPo
     assert original.json() == event.json()
     await deadletters.mark_replayed(pool, kept[0].seq)
     assert event.id not in [d.event.id for d in await deadletters.list_dead_letters(pool)]
+    # Replayed, failed again: it is a dead letter again, still one row.
+    assert await deadletters.record(pool, event)
+    again = [d for d in await deadletters.list_dead_letters(pool) if d.event.id == event.id]
+    assert len(again) == 1
+    assert again[0].seq == kept[0].seq
 
 
 @pytest.fixture

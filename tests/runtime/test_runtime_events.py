@@ -5,7 +5,9 @@ outbox relay, dead letters; SIGKILL mid-flight loses no accepted event; a Rabbit
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -200,6 +202,31 @@ async def test_triggers_dead_letters_and_outbox_relay(
                 ).fetchall()
             await asyncio.sleep(0.2)
         assert rows == [("500", sub.url("failing"))]
+
+        # task events:dlq lists it, and replays it once the subscriber is healthy again.
+        async def dlq(*args: str) -> str:
+            env = {**os.environ, "PROTOSTAR_DATA": str(root / "data")}
+            env.pop("DATABASE_URL", None)
+            done = await asyncio.to_thread(
+                subprocess.run,
+                [sys.executable, "-m", "shared.events.dlq", *args],
+                env=env,
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            return done.stdout
+
+        listed = await dlq()
+        assert failed.id in listed
+        assert "dev.protostar.document.failed" in listed
+        sub.behaviours.pop("failing")
+        assert failed.id in await dlq("replay", "--all")
+        again = await sub.wait_for("failing", 4)
+        assert again[-1].event.id == failed.id
+        assert "knativeerrorcode" not in again[-1].event.attributes
+        assert "no dead letters" in await dlq()
 
         # A producer's outbox row that was never sent: the PingSource wakes outbox-relay.
         orphan = ready_event(7)
