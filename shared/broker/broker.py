@@ -75,7 +75,7 @@ class Broker:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
-        await self.dispatcher.client.aclose()
+        await self.dispatcher.close()
         await self.backend.close()
 
     def asgi(self) -> Starlette:

@@ -13,10 +13,10 @@ import asyncio
 import base64
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
-import httpx
+import aiohttp
 
 from shared.broker.model import RETRYABLE, TriggerSpec
 from shared.events.cloudevent import BadEvent, CloudEvent, parse_http, to_binary
@@ -44,33 +44,63 @@ class Stats:
                 del self.latencies_ms[:5000]
 
 
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
 def _retryable(status: int) -> bool:
     return status == 0 or status >= 500 or status in RETRYABLE
 
 
 class Dispatcher:
-    def __init__(self, publish: Publish, client: httpx.AsyncClient | None = None) -> None:
+    def __init__(self, publish: Publish) -> None:
         self.publish = publish
-        self.client = client or httpx.AsyncClient(
-            timeout=httpx.Timeout(30.0), limits=httpx.Limits(max_connections=200)
-        )
+        self._session: aiohttp.ClientSession | None = None
         self.stats: dict[str, Stats] = {}
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=256, limit_per_host=0),
+                skip_auto_headers=("User-Agent", "Accept-Encoding"),
+                auto_decompress=False,
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     def _stats(self, trigger: TriggerSpec) -> Stats:
         return self.stats.setdefault(trigger.name, Stats())
 
     async def _post(
         self, url: str, event: CloudEvent, limit_s: float
-    ) -> tuple[int, httpx.Response | None, str]:
+    ) -> tuple[int, Reply | None, str]:
         headers, body = to_binary(event.with_attributes(protostarenqueued=None))
         headers["prefer"] = "reply"
         if "traceparent" in event.attributes:
             headers["traceparent"] = event.attributes["traceparent"]
         try:
-            response = await self.client.post(url, content=body, headers=headers, timeout=limit_s)
-        except httpx.HTTPError as exc:
+            async with self.session.post(
+                url,
+                data=body,
+                headers=headers,
+                allow_redirects=False,
+                timeout=aiohttp.ClientTimeout(total=limit_s),
+            ) as response:
+                content = await response.read()
+                reply = Reply(
+                    response.status, {k.lower(): v for k, v in response.headers.items()}, content
+                )
+        except (aiohttp.ClientError, TimeoutError) as exc:
             return 0, None, f"{exc.__class__.__name__}: {exc}"
-        return response.status_code, response, ""
+        return reply.status, reply, ""
 
     async def deliver(self, trigger: TriggerSpec, event: CloudEvent) -> None:
         """Deliver with retries, then dead-letter. Raises only if nothing took the event."""
@@ -90,18 +120,18 @@ class Dispatcher:
                 stats.retried += 1
                 await asyncio.sleep(spec.backoff(retries))
                 continue
-            body = response.content if response is not None else error.encode()
+            body = response.body if response is not None else error.encode()
             await self._dead_letter(trigger, event, status, body)
             return
 
-    async def _reply(self, trigger: TriggerSpec, response: httpx.Response) -> None:
-        has_event = any(k.lower().startswith("ce-") for k in response.headers) or (
+    async def _reply(self, trigger: TriggerSpec, response: Reply) -> None:
+        has_event = any(k.startswith("ce-") for k in response.headers) or (
             response.headers.get("content-type", "").startswith("application/cloudevents+json")
         )
         if not has_event:
             return
         try:
-            reply = parse_http(response.headers, response.content)
+            reply = parse_http(response.headers, response.body)
         except BadEvent as exc:
             log.warning(
                 "subscriber replied with a malformed event; ignored",

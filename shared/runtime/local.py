@@ -445,7 +445,9 @@ def main(argv: list[str] | None = None) -> int:
         except AlreadyRunning as exc:
             print(f"protostar: {exc}", file=sys.stderr)
             return EXIT_ALREADY_RUNNING
-        return asyncio.run(_serve(runtime))
+        import uvloop
+
+        return uvloop.run(_serve(runtime))
     except KeyboardInterrupt:
         return 0
     except SettingsError as exc:

@@ -1,0 +1,1 @@
+"""``task bench``: figures beside a baseline measured in the same run."""
