@@ -248,10 +248,11 @@ class LocalRuntime:
         client = httpx.AsyncClient(
             timeout=httpx.Timeout(300.0, connect=5.0), limits=httpx.Limits(max_connections=500)
         )
+        activator = Activator()
         front = Front(
             topo,
             services,
-            Activator(client),
+            activator,
             public_port=public.getsockname()[1],
             broker_port=broker_port,
             broker_app=broker.asgi(),
@@ -263,6 +264,7 @@ class LocalRuntime:
                 access_log=False,
                 lifespan="off",
                 timeout_graceful_shutdown=5,
+                proxy_headers=False,  # we are the edge: X-Forwarded-* from clients is untrusted
             )
         )
         tasks: list[asyncio.Task[Any]] = [asyncio.create_task(server.serve(sockets=sockets))]
@@ -341,6 +343,7 @@ class LocalRuntime:
             for svc in services.values():
                 svc.close_log()
             await client.aclose()
+            await activator.close()
             (self.data / "runtime.json").unlink(missing_ok=True)
 
     def _backend(self, namespace: str) -> tuple[str, Any]:
