@@ -2,27 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
 # Statuses Knative retries (plus every 5xx and connection failures).
 RETRYABLE = frozenset({404, 408, 409, 429})
-_DURATION = re.compile(
-    r"^P(?:(?P<d>\d+(?:\.\d+)?)D)?(?:T(?:(?P<h>\d+(?:\.\d+)?)H)?(?:(?P<m>\d+(?:\.\d+)?)M)?"
-    r"(?:(?P<s>\d+(?:\.\d+)?)S)?)?$"
-)
-
-
-def iso8601_seconds(value: str) -> float:
-    """Seconds of an ISO 8601 duration such as ``PT0.5S`` or ``PT1M``."""
-    match = _DURATION.match(value)
-    if not match or value in ("P", "PT"):
-        raise ValueError(f"not an ISO 8601 duration: {value!r}")
-    parts = {k: float(v) if v else 0.0 for k, v in match.groupdict().items()}
-    seconds: float = parts["d"] * 86400 + parts["h"] * 3600 + parts["m"] * 60 + parts["s"]
-    return seconds
 
 
 @dataclass(frozen=True)

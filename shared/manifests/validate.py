@@ -36,7 +36,7 @@ from shared.manifests.crds import Crd, load_crds, schema_errors
 from shared.manifests.crds import json_type as _type
 from shared.manifests.durations import parse_go_duration, parse_iso_duration
 from shared.manifests.load import Manifest
-from shared.manifests.schedule import ScheduleError, check_schedule, check_timezone
+from shared.manifests.pingsource import ScheduleError, check_timezone, parse_schedule
 
 SERVING_SERVICE = ("serving.knative.dev", "Service")
 BROKER = ("eventing.knative.dev", "Broker")
@@ -694,7 +694,7 @@ def _ping_source(doc: dict[str, Any], ctx: _Context) -> Iterator[str]:
     schedule = spec.get("schedule")
     if isinstance(schedule, str):
         try:
-            check_schedule(schedule)
+            parse_schedule(schedule)
         except ScheduleError as exc:
             yield f"spec.schedule: {exc}"
     timezone = spec.get("timezone")

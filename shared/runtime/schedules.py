@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import httpx
 
 from shared.events.cloudevent import CloudEvent, to_binary
-from shared.runtime.pingsource import PingSourceSpec, ping_event_attributes
+from shared.manifests.pingsource import PingSourceSpec, ping_event_attributes
 
 log = logging.getLogger("protostar.runtime")
 

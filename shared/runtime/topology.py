@@ -11,20 +11,19 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shared.broker.model import DeliverySpec, iso8601_seconds
+from shared.broker.model import DeliverySpec
 from shared.errors import ProtostarError
+from shared.manifests.durations import parse_go_duration, parse_iso_duration
 from shared.manifests.load import Manifest
-from shared.runtime.pingsource import PingSourceSpec
+from shared.manifests.pingsource import PingSourceSpec
 
 SERVING = "serving.knative.dev/v1"
 PARALLELISM = "rabbitmq.eventing.knative.dev/parallelism"
-_GO_DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s)")
 
 
 class TopologyError(ProtostarError):
@@ -33,17 +32,10 @@ class TopologyError(ProtostarError):
 
 def go_duration(value: str) -> float:
     """Seconds of a Go duration such as ``2m``, ``90s`` or ``1h30m``."""
-    total = 0.0
-    pos = 0
-    for match in _GO_DURATION.finditer(value):
-        if match.start() != pos:
-            break
-        number, unit = float(match.group(1)), match.group(2)
-        total += number * {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}[unit]
-        pos = match.end()
-    if pos != len(value) or not value:
-        raise TopologyError(f"not a duration: {value!r}")
-    return total
+    try:
+        return float(parse_go_duration(value))
+    except ValueError as exc:
+        raise TopologyError(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -126,11 +118,11 @@ class Topology:
         return DeliverySpec(
             retry=int(merged.get("retry", 0)),
             backoff_policy=merged.get("backoffPolicy", "exponential"),
-            backoff_delay=iso8601_seconds(merged["backoffDelay"])
+            backoff_delay=float(parse_iso_duration(merged["backoffDelay"]))
             if "backoffDelay" in merged
             else 0.2,
             dead_letter_url=resolve(sink_ref(sink)) if sink else None,
-            timeout=iso8601_seconds(merged["timeout"]) if "timeout" in merged else 30.0,
+            timeout=float(parse_iso_duration(merged["timeout"])) if "timeout" in merged else 30.0,
         )
 
 

@@ -10,7 +10,6 @@ import pytest
 
 from shared.manifests import ManifestError, load_catalog_types, load_manifests
 from shared.manifests.__main__ import main
-from shared.manifests.schedule import croniter_args
 from tests.conftest import ROOT
 
 SERVICE = """\
@@ -181,17 +180,3 @@ def test_cli_without_crds_exits_2(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "Knative CRD schemas not found" in result.stderr
     assert "KNATIVE_CRDS" in result.stderr
-
-
-def test_croniter_keeps_knative_seconds_first() -> None:
-    from datetime import datetime
-
-    from croniter import croniter
-
-    expr, seconds_first = croniter_args("30 0 9 * * *")
-    assert seconds_first
-    fire = croniter(expr, datetime(2024, 1, 1), second_at_beginning=seconds_first).get_next(
-        datetime
-    )
-    assert fire == datetime(2024, 1, 1, 9, 0, 30)
-    assert croniter_args("@hourly") == ("@hourly", False)

@@ -12,7 +12,8 @@ Schedule grammar (what Knative's ``robfig/cron`` parser accepts, minus ``@every`
   its own reads a 6th field as seconds *last*; that reading is never used here.)
 * each field is a comma list of ``*``, ``N``, ``N-M``, each optionally ``/STEP``;
   ``N/STEP`` means ``N-max/STEP``. Months take ``JAN``-``DEC``, days of week ``SUN``-``SAT``
-  (case-insensitive); day-of-week 7 is Sunday too. ``?`` may stand alone for day-of-month
+  (case-insensitive); day-of-week is 0-6 (7 is refused, as Knative's cron parser
+  refuses it). ``?`` may stand alone for day-of-month
   or day-of-week and means ``*``. Quartz extensions (``L``, ``W``, ``#``, ``H``) are refused.
 * macros ``@yearly @annually @monthly @weekly @daily @midnight @hourly``;
   ``@every <duration>`` is refused.
@@ -121,7 +122,7 @@ _MINUTE = _Field("minute", 0, 59)
 _HOUR = _Field("hour", 0, 23)
 _DAY_OF_MONTH = _Field("day-of-month", 1, 31, question_mark=True)
 _MONTH = _Field("month", 1, 12, names=_MONTHS)
-_DAY_OF_WEEK = _Field("day-of-week", 0, 7, names=_WEEKDAYS, question_mark=True)
+_DAY_OF_WEEK = _Field("day-of-week", 0, 6, names=_WEEKDAYS, question_mark=True)
 
 _FIVE = (_MINUTE, _HOUR, _DAY_OF_MONTH, _MONTH, _DAY_OF_WEEK)
 _SIX = (_SECOND, *_FIVE)
@@ -370,9 +371,6 @@ def _parse_field(
             low = _parse_value(base, spec, fail)
             high = spec.high if slash else low
         values.update(range(low, high + 1, step))
-    if spec is _DAY_OF_WEEK and 7 in values:
-        values.discard(7)
-        values.add(0)
     return _ParsedField(star=star, values=frozenset(values))
 
 
