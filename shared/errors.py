@@ -9,14 +9,25 @@ class ProtostarError(Exception):
     status: int = 500
     code: str = "internal"
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+        details: dict[str, object] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
+        self.headers = dict(headers or {})
+        self.details = dict(details or {})
         if code is not None:
             self.code = code
+        if self.status == 401:
+            self.headers.setdefault("WWW-Authenticate", f'Bearer error="{self.code}"')
 
-    def to_body(self) -> dict[str, dict[str, str]]:
-        return {"error": {"code": self.code, "message": self.message}}
+    def to_body(self) -> dict[str, dict[str, object]]:
+        return {"error": {"code": self.code, "message": self.message, **self.details}}
 
 
 class SettingsError(ProtostarError):

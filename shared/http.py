@@ -37,7 +37,7 @@ def endpoint(handler: Handler) -> Handler:
             return response
         except ProtostarError as exc:
             status = exc.status
-            return JSONResponse(exc.to_body(), status_code=exc.status)
+            return JSONResponse(exc.to_body(), status_code=exc.status, headers=exc.headers)
         except Exception:
             log.exception("unhandled error")
             return error_response(500, "internal", "internal error")
@@ -52,3 +52,99 @@ def endpoint(handler: Handler) -> Handler:
             trace_id_var.reset(token)
 
     return wrapper
+
+
+Route = tuple[str, str, Handler]  # (method, path pattern with {name} segments, handler)
+
+
+class Router:
+    """Method + path routing inside one function (functions-framework gives us one
+    entry point per Service). Patterns are literal segments and ``{name}`` segments."""
+
+    def __init__(self, routes: list[Route]) -> None:
+        self.routes = [
+            (method, pattern.strip("/").split("/"), handler) for method, pattern, handler in routes
+        ]
+
+    @staticmethod
+    def _match(pattern: list[str], parts: list[str]) -> dict[str, str] | None:
+        if len(pattern) != len(parts):
+            return None
+        params: dict[str, str] = {}
+        for want, got in zip(pattern, parts, strict=True):
+            if want.startswith("{") and want.endswith("}"):
+                if not got:
+                    return None
+                params[want[1:-1]] = got
+            elif want != got:
+                return None
+        return params
+
+    async def __call__(self, request: Request) -> Response:
+        parts = request.url.path.strip("/").split("/")
+        allowed: list[str] = []
+        for method, pattern, handler in self.routes:
+            params = self._match(pattern, parts)
+            if params is None:
+                continue
+            if method != request.method:
+                allowed.append(method)
+                continue
+            request.scope["path_params"] = params
+            return await handler(request)
+        if allowed:
+            return JSONResponse(
+                {
+                    "error": {
+                        "code": "method_not_allowed",
+                        "message": f"{request.method} is not allowed here",
+                    }
+                },
+                status_code=405,
+                headers={"Allow": ", ".join(sorted(set(allowed)))},
+            )
+        return error_response(404, "not_found", f"no route {request.url.path}")
+
+
+async def json_body(request: Request, *, limit: int = 64 * 1024) -> dict[str, Any]:
+    """The request's JSON object body; BadRequest when it is not one (or too large)."""
+    import json
+
+    from shared.errors import BadRequest, PayloadTooLarge
+
+    body = await request.body()
+    if len(body) > limit:
+        raise PayloadTooLarge(f"request body is over {limit} bytes")
+    content_type = request.headers.get("content-type", "")
+    if body and "json" not in content_type:
+        raise BadRequest(
+            "send a JSON body (Content-Type: application/json)", code="unsupported_media_type"
+        )
+    try:
+        data = json.loads(body or b"{}")
+    except ValueError:
+        raise BadRequest("request body is not valid JSON", code="invalid_json") from None
+    if not isinstance(data, dict):
+        raise BadRequest("request body must be a JSON object", code="invalid_json")
+    return data
+
+
+def client_ip(request: Request) -> str:
+    """The caller's address: the right-most X-Forwarded-For entry set by our own edge
+    (the local ingress or the cluster gateway), else the socket peer."""
+    forwarded = request.headers.get("x-forwarded-for")
+    if forwarded:
+        return forwarded.split(",")[-1].strip()
+    return request.client.host if request.client else "unknown"
+
+
+def bearer_token(request: Request) -> str:
+    from shared.errors import Unauthorized
+
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized(
+            "sign in first: send Authorization: Bearer <access_token>", code="missing_token"
+        )
+    return token.strip()

@@ -144,6 +144,31 @@ class Settings(BaseSettings):
     openai_api_key: str | None = None
     openai_model: str = "gpt-oss-120b"
 
+    # Accounts and quotas -----------------------------------------------------------
+    public_url: str | None = Field(
+        None, description="Public base URL (links in emails, JWT issuer); default local URL"
+    )
+    jwt_audience: str = Field("protostar", description="aud of every token we issue")
+    access_token_ttl: int = Field(900, ge=60, le=3600, description="Seconds (15 min)")
+    refresh_token_ttl: int = Field(30 * 86400, ge=3600, le=90 * 86400)
+    guest_token_ttl: int = Field(7 * 86400, ge=600, le=90 * 86400)
+    refresh_reuse_grace: float = Field(
+        10.0, ge=0, le=60, description="Seconds a lost rotation response may be retried"
+    )
+    argon2_time_cost: int = Field(2, ge=2, le=20)
+    argon2_memory_kib: int = Field(32768, ge=19456, le=1048576)
+    argon2_parallelism: int = Field(1, ge=1, le=16)
+    quota_guest_questions: int = Field(3, ge=0, le=1000, description="Per visitor identity")
+    quota_stargazer_daily: int = Field(10, ge=0, le=100000, description="Per Seoul day")
+    quota_bot_daily_budget: int = Field(
+        1000, ge=0, le=10_000_000, description="Questions per bot per Seoul day, all askers"
+    )
+    guest_tokens_per_ip_hour: int = Field(30, ge=1, le=100000)
+    invites_per_protostar: int = Field(5, ge=0, le=1000)
+    invite_ttl_days: int = Field(14, ge=1, le=365)
+    password_reset_ttl: int = Field(1800, ge=300, le=86400, description="Seconds")
+    quota_timezone: str = Field("Asia/Seoul", description="The day of daily quotas")
+
     # Secrets -----------------------------------------------------------------------
     secrets_dir: Path | None = Field(None, description="Directory of secret files; <data>/secrets")
 
@@ -189,12 +214,24 @@ class Settings(BaseSettings):
             raise ValueError("file:// URLs need an absolute path, e.g. file:///srv/objects")
         return value
 
+    @field_validator("quota_timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        import zoneinfo
+
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone") from None
+        return value
+
     @field_validator(
         "s3_endpoint_url",
         "object_store_public_url",
         "gemini_base_url",
         "openai_base_url",
         "broker_url",
+        "public_url",
     )
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
@@ -224,7 +261,7 @@ class Settings(BaseSettings):
 
     @property
     def public_base_url(self) -> str:
-        return f"http://{self.protostar_host}:{self.protostar_port}"
+        return self.public_url or f"http://{self.protostar_host}:{self.protostar_port}"
 
 
 def _one_line(exc: ValidationError) -> str:

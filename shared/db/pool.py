@@ -1,5 +1,8 @@
 """The async psycopg 3 pool every function uses.
 
+Connections are in autocommit mode: a single statement commits by itself, and
+``async with conn.transaction():`` is the one way to group statements (the unit of
+work), so nothing is ever left in an implicit transaction that the pool rolls back.
 Connections are checked before they are handed out, so a pool outlives a PostgreSQL
 restart: broken connections are thrown away and new ones made on demand.
 """
@@ -18,7 +21,6 @@ async def _configure(conn: AsyncConnection) -> None:
     # Functions run short statements; a runaway query must not hold a connection.
     await conn.execute("SET statement_timeout = '30s'")
     await conn.execute("SET idle_in_transaction_session_timeout = '60s'")
-    await conn.commit()
 
 
 async def open_pool(
@@ -35,7 +37,11 @@ async def open_pool(
         configure=_configure,
         check=AsyncConnectionPool.check_connection,
         reconnect_timeout=0,  # keep trying in the background, forever
-        kwargs={"application_name": name, "connect_timeout": max(1, int(conn_timeout))},
+        kwargs={
+            "application_name": name,
+            "connect_timeout": max(1, int(conn_timeout)),
+            "autocommit": True,
+        },
     )
     await pool.open(wait=False)
     return pool

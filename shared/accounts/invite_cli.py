@@ -1,0 +1,63 @@
+"""``task invite``: create one protostar invite code (from the operator) and print it
+alone on the last line. Works against ``DATABASE_URL``, a running ``task up``, or, when
+nothing runs, the embedded database started just for this."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from datetime import UTC, datetime, timedelta
+
+from shared.accounts.service import insert_invite, new_invite_code
+from shared.db.pool import open_pool
+from shared.errors import ProtostarError
+from shared.settings import Settings, check_data_dir, load_settings
+
+
+async def _create(url: str, ttl_days: int) -> str:
+    pool = await open_pool(url, name="task-invite", min_size=1, max_size=1)
+    try:
+        code = new_invite_code()
+        async with pool.connection() as conn, conn.transaction():
+            await insert_invite(conn, code, datetime.now(UTC) + timedelta(days=ttl_days), None)
+        return code
+    finally:
+        await pool.close()
+
+
+def _with_embedded_database(settings: Settings) -> str:
+    from shared.runtime.local import LocalRuntime
+
+    runtime = LocalRuntime(settings)
+    try:
+        runtime.prepare()  # takes the instance lock: no `task up` runs meanwhile
+        return asyncio.run(_create(runtime.env["DATABASE_URL"], settings.invite_ttl_days))
+    finally:
+        runtime.release()
+
+
+def main() -> int:
+    try:
+        settings = load_settings()
+        if settings.database_url:
+            code = asyncio.run(_create(settings.database_url, settings.invite_ttl_days))
+        else:
+            from shared.runtime.state import RuntimeState, database_url
+
+            check_data_dir(settings.data_dir)
+            try:
+                state = RuntimeState.read(settings.data_dir)
+            except ProtostarError:
+                code = _with_embedded_database(settings)
+            else:
+                code = asyncio.run(_create(database_url(settings, state), settings.invite_ttl_days))
+    except ProtostarError as exc:
+        print(f"protostar: {exc}", file=sys.stderr)
+        return 2
+    print(f"protostar invite code (single use, {settings.invite_ttl_days} days):")
+    print(code)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
