@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import itertools
+import uuid
 
 import httpx
 import pytest
@@ -313,3 +314,48 @@ async def test_ingress_unknown_broker_is_404(
         broker.asgi(), f"/{broker.namespace}/nope", headers=headers, body=body
     )
     assert response.status_code == 404
+
+
+async def test_consumer_stays_idempotent_under_redelivery(
+    make_broker: BrokerFactory, subscriber: Subscriber, request: pytest.FixtureRequest
+) -> None:
+    """A consumer applies its effect, then its reply is lost (503): the broker redelivers,
+    and the (consumer, source, id) claim made in the effect's transaction makes the second
+    delivery a no-op."""
+    import psycopg
+
+    from shared.db.pool import open_pool
+    from shared.events.consume import first_delivery
+
+    db = request.getfixturevalue("pg")
+    with psycopg.connect(db.owner_url, autocommit=True) as owner:
+        owner.execute("CREATE TABLE IF NOT EXISTS redelivery_effects (event_id text)")
+        owner.execute(f"GRANT SELECT, INSERT ON redelivery_effects TO {db.roles.app}")
+    pool = await open_pool(db.app_url, name="redelivery", min_size=1, max_size=4)
+    consumer = f"redelivery-{uuid.uuid4().hex[:6]}"
+
+    async def effect_then_lose_reply(_path: str, event: CloudEvent, attempt: int) -> Response:
+        async with pool.connection() as conn, conn.transaction():
+            if await first_delivery(conn, consumer, event):
+                await conn.execute("INSERT INTO redelivery_effects VALUES (%s)", (event.id,))
+        return Response(status_code=503 if attempt == 1 else 200)
+
+    subscriber.behaviours["effect"] = effect_then_lose_reply
+    delivery = DeliverySpec(retry=3, backoff_delay=0.02, dead_letter_url=subscriber.url("dlq"))
+    broker = await make_broker(
+        [TriggerSpec("t", "default", subscriber.url("effect"), delivery=delivery)]
+    )
+    sent = ev()
+    await broker.publish("default", sent)
+    await subscriber.wait_for("effect", 2)
+    await asyncio.sleep(0.2)
+    try:
+        async with pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT count(*) FROM redelivery_effects WHERE event_id = %s", (sent.id,)
+            )
+            assert await cur.fetchone() == (1,)
+    finally:
+        await pool.close()
+    assert len(subscriber.at("effect")) == 2
+    assert subscriber.at("dlq") == []
