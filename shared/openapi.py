@@ -1,0 +1,339 @@
+"""The OpenAPI 3.1 document of the public API (served at ``/api/openapi.json``).
+
+Written here once; tests/api/test_openapi.py checks that it validates as OpenAPI 3.1 and
+that every route of every function's Router is documented here, and nothing more.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+Json = dict[str, Any]
+
+
+def _ref(name: str) -> Json:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: Json, description: str = "OK") -> Json:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _body(schema: Json) -> Json:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*codes: int) -> Json:
+    names = {
+        400: "Bad input",
+        401: "Not signed in or token refused",
+        403: "Not allowed",
+        404: "Not found",
+        409: "Conflict",
+        410: "Gone",
+        413: "Too large",
+        429: "Too many requests",
+        503: "A dependency is down",
+    }
+    return {str(c): _json(_ref("Error"), names[c]) for c in codes}
+
+
+def _op(
+    summary: str,
+    tag: str,
+    responses: Json,
+    *,
+    body: Json | None = None,
+    auth: bool = True,
+    op_id: str,
+) -> Json:
+    op: Json = {"summary": summary, "tags": [tag], "operationId": op_id, "responses": responses}
+    if body is not None:
+        op["requestBody"] = _body(body)
+    op["security"] = [{"bearer": []}] if auth else []
+    return op
+
+
+def _obj(required: list[str], props: Json) -> Json:
+    return {"type": "object", "required": required, "properties": props}
+
+
+SCHEMAS: Json = {
+    "Error": _obj(
+        ["error"],
+        {
+            "error": _obj(
+                ["code", "message"], {"code": {"type": "string"}, "message": {"type": "string"}}
+            )
+        },
+    ),
+    "User": _obj(
+        ["id", "email", "role", "is_admin", "created_at"],
+        {
+            "id": {"type": "string", "format": "uuid"},
+            "email": {"type": "string"},
+            "display_name": {"type": ["string", "null"]},
+            "role": {"enum": ["stargazer", "protostar"]},
+            "is_admin": {"type": "boolean"},
+            "locale": {"enum": ["ko", "en", None]},
+            "created_at": {"type": "string", "format": "date-time"},
+        },
+    ),
+    "TokenResponse": _obj(
+        ["access_token", "refresh_token", "token_type", "expires_in", "user"],
+        {
+            "access_token": {"type": "string"},
+            "refresh_token": {"type": "string"},
+            "token_type": {"const": "Bearer"},
+            "expires_in": {"type": "integer"},
+            "user": _ref("User"),
+        },
+    ),
+    "GuestToken": _obj(
+        ["access_token", "token_type", "expires_in", "role", "bot"],
+        {
+            "access_token": {"type": "string"},
+            "token_type": {"const": "Bearer"},
+            "expires_in": {"type": "integer"},
+            "role": {"const": "guest"},
+            "bot": {"type": "string"},
+            "user": {"type": "null"},
+        },
+    ),
+    "Credentials": _obj(
+        ["email", "password"],
+        {
+            "email": {"type": "string", "format": "email", "maxLength": 254},
+            "password": {"type": "string", "minLength": 10, "maxLength": 128},
+        },
+    ),
+    "Invite": _obj(
+        ["id", "hint", "created_at", "expires_at", "status"],
+        {
+            "id": {"type": "string", "format": "uuid"},
+            "code": {"type": "string", "description": "Only in the response that creates it"},
+            "hint": {"type": "string"},
+            "created_at": {"type": "string", "format": "date-time"},
+            "expires_at": {"type": "string", "format": "date-time"},
+            "status": {"enum": ["open", "used", "expired"]},
+        },
+    ),
+    "Health": _obj(
+        ["status", "checks"],
+        {
+            "status": {"enum": ["ok", "degraded"]},
+            "checks": {
+                "type": "object",
+                "additionalProperties": _obj(
+                    ["status"],
+                    {
+                        "status": {"enum": ["up", "down"]},
+                        "latency_ms": {"type": "number"},
+                        "error": {"type": "string"},
+                    },
+                ),
+            },
+            "failed": {"type": "array", "items": {"type": "string"}},
+        },
+    ),
+}
+
+REFRESH = _obj(["refresh_token"], {"refresh_token": {"type": "string"}})
+
+
+@functools.cache
+def document(server_url: str = "/") -> Json:
+    paths: Json = {
+        "/healthz": {
+            "get": _op(
+                "Readiness of PostgreSQL, Redis and the object store",
+                "platform",
+                {"200": _json(_ref("Health")), "503": _json(_ref("Health"), "A part is down")},
+                auth=False,
+                op_id="health",
+            )
+        },
+        "/api/openapi.json": {
+            "get": _op(
+                "This document",
+                "platform",
+                {"200": _json({"type": "object"})},
+                auth=False,
+                op_id="openapi",
+            )
+        },
+        "/api/auth/signup": {
+            "post": _op(
+                "Create an account (a stargazer) and sign in",
+                "auth",
+                {"201": _json(_ref("TokenResponse"), "Created"), **_errors(400, 409, 503)},
+                body={**_ref("Credentials")},
+                auth=False,
+                op_id="signup",
+            )
+        },
+        "/api/auth/login": {
+            "post": _op(
+                "Sign in",
+                "auth",
+                {"200": _json(_ref("TokenResponse")), **_errors(400, 401, 429)},
+                body=_ref("Credentials"),
+                auth=False,
+                op_id="login",
+            )
+        },
+        "/api/auth/refresh": {
+            "post": _op(
+                "Rotate a refresh token (reuse of a rotated one revokes the session)",
+                "auth",
+                {"200": _json(_ref("TokenResponse")), **_errors(400, 401)},
+                body=REFRESH,
+                auth=False,
+                op_id="refresh",
+            )
+        },
+        "/api/auth/logout": {
+            "post": _op(
+                "Sign out (revokes the refresh token's whole session)",
+                "auth",
+                {"204": {"description": "Signed out"}, **_errors(400, 401)},
+                body=REFRESH,
+                auth=False,
+                op_id="logout",
+            )
+        },
+        "/api/auth/guest": {
+            "post": _op(
+                "A signed visitor identity for one bot (capped per IP per hour)",
+                "auth",
+                {"200": _json(_ref("GuestToken")), **_errors(400, 429)},
+                body=_obj(["bot"], {"bot": {"type": "string"}}),
+                auth=False,
+                op_id="guest",
+            )
+        },
+        "/api/auth/password-reset": {
+            "post": _op(
+                "Ask for a password reset link (always 202)",
+                "auth",
+                {"202": _json({"type": "object"}, "Accepted"), **_errors(429)},
+                body=_obj(["email"], {"email": {"type": "string"}}),
+                auth=False,
+                op_id="passwordReset",
+            )
+        },
+        "/api/auth/password-reset/confirm": {
+            "post": _op(
+                "Set a new password with a reset token (single use, expiring)",
+                "auth",
+                {"200": _json({"type": "object"}), **_errors(400)},
+                body=_obj(
+                    ["token", "password"],
+                    {"token": {"type": "string"}, "password": {"type": "string"}},
+                ),
+                auth=False,
+                op_id="passwordResetConfirm",
+            )
+        },
+        "/api/auth/jwks": {
+            "get": _op(
+                "Public keys that verify our tokens",
+                "auth",
+                {"200": _json({"type": "object"})},
+                auth=False,
+                op_id="jwks",
+            )
+        },
+        "/.well-known/jwks.json": {
+            "get": _op(
+                "Public keys (well-known location)",
+                "auth",
+                {"200": _json({"type": "object"})},
+                auth=False,
+                op_id="wellKnownJwks",
+            )
+        },
+        "/api/users/me": {
+            "get": _op(
+                "The signed-in user",
+                "users",
+                {"200": _json(_ref("User")), **_errors(401, 404)},
+                op_id="getMe",
+            ),
+            "patch": _op(
+                "Change display name, locale or password",
+                "users",
+                {"200": _json(_ref("User")), **_errors(400, 401, 403)},
+                body=_obj(
+                    [],
+                    {
+                        "display_name": {"type": ["string", "null"]},
+                        "locale": {"enum": ["ko", "en", None]},
+                        "password": {"type": "string"},
+                        "current_password": {"type": "string"},
+                    },
+                ),
+                op_id="updateMe",
+            ),
+            "delete": _op(
+                "Delete the account and everything it owns",
+                "users",
+                {"204": {"description": "Deleted"}, **_errors(401, 404)},
+                op_id="deleteMe",
+            ),
+        },
+        "/api/users/me/export": {
+            "get": _op(
+                "All of the user's data as JSON",
+                "users",
+                {"200": _json({"type": "object"}), **_errors(401)},
+                op_id="exportMe",
+            )
+        },
+        "/api/users/me/invite": {
+            "post": _op(
+                "Redeem an invite code: a stargazer becomes a protostar (fresh tokens)",
+                "users",
+                {"200": _json(_ref("TokenResponse")), **_errors(400, 401, 404, 409, 410)},
+                body=_obj(["code"], {"code": {"type": "string"}}),
+                op_id="redeemInvite",
+            )
+        },
+        "/api/invites": {
+            "post": _op(
+                "Issue an invite code (protostars: a limited number)",
+                "users",
+                {"201": _json(_ref("Invite"), "Created"), **_errors(401, 403)},
+                op_id="issueInvite",
+            ),
+            "get": _op(
+                "The invite codes you issued",
+                "users",
+                {
+                    "200": _json(
+                        _obj(["invites"], {"invites": {"type": "array", "items": _ref("Invite")}})
+                    ),
+                    **_errors(401, 403),
+                },
+                op_id="listInvites",
+            ),
+        },
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Protostar API",
+            "version": "0.1.0",
+            "description": "Career Q&A: accounts, bots, documents, answers. Errors are "
+            '`{"error": {"code", "message"}}`.',
+        },
+        "servers": [{"url": server_url}],
+        "paths": paths,
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            },
+        },
+    }
