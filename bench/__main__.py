@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import broker
+from bench import broker, quotas
 
-BENCHES = {"broker": broker.run}
+BENCHES = {"broker": broker.run, "quotas": quotas.run}
 RESULTS = Path(__file__).with_name("results")
 
 

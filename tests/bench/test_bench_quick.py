@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
 import subprocess
 import sys
 
@@ -41,3 +43,45 @@ def test_quick_bench_reports_every_figure(rabbitmq_url: str) -> None:
         if row["name"] != broker["baseline"]:
             assert row["rate_vs_raw"] > 0
     assert "| runtime, RabbitMQ backend" in done.stdout
+
+
+def test_quick_quota_bench_reports_every_figure(external_redis_url: str) -> None:
+    before = set((ROOT / "bench" / "results").glob("*.json"))
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--only", "quotas"],
+        cwd=ROOT,
+        env={**os.environ, "BENCH_REDIS_URL": external_redis_url},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    after = set((ROOT / "bench" / "results").glob("*.json")) - before
+    assert len(after) == 1
+    quotas = json.loads(after.pop().read_text())["benches"]["quotas"]
+    assert quotas["baseline"] == "raw Redis INCR"
+    redis_rows = {
+        (row["name"], row["mode"]): row for row in quotas["rows"] if "checks_per_s" in row
+    }
+    assert set(redis_rows) == {
+        (name, mode)
+        for name in ("raw Redis INCR", "quota check-and-consume")
+        for mode in ("sequential", "concurrency 16")
+    }
+    for (name, mode), row in redis_rows.items():
+        assert row["ops"] > 0
+        assert row["checks_per_s"] > 0
+        assert row["checks_per_s_max"] >= row["checks_per_s"] >= row["checks_per_s_min"] > 0
+        assert row["p99_us"] >= row["p50_us"] > 0
+        if name != "raw Redis INCR":
+            assert row["rate_vs_raw"] > 0
+            assert row["p99_vs_raw"] > 0
+            assert redis_rows[("raw Redis INCR", mode)]["runs"] == row["runs"]
+    argon2 = [row for row in quotas["rows"] if "hashes_per_s_per_core" in row]
+    if importlib.util.find_spec("argon2") is None:
+        assert argon2 == []
+    else:
+        (row,) = argon2
+        assert row["hashes_per_s_per_core"] > 0
+    assert "| quota check-and-consume" in done.stdout
