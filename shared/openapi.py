@@ -119,6 +119,76 @@ SCHEMAS: Json = {
             "status": {"enum": ["open", "used", "expired"]},
         },
     ),
+    "BotPublic": _obj(
+        ["slug", "name", "greeting", "suggested_questions", "language"],
+        {
+            "slug": {"type": "string"},
+            "name": {"type": "string"},
+            "greeting": {"type": "string"},
+            "suggested_questions": {"type": "array", "items": {"type": "string"}},
+            "language": {"enum": ["ko", "en", "auto"]},
+        },
+    ),
+    "Bot": _obj(
+        [
+            "id",
+            "slug",
+            "name",
+            "persona",
+            "greeting",
+            "suggested_questions",
+            "language",
+            "allowed_origins",
+            "discoverable",
+            "discord_webhook",
+            "created_at",
+            "updated_at",
+        ],
+        {
+            "id": {"type": "string", "format": "uuid"},
+            "slug": {"type": "string"},
+            "name": {"type": "string"},
+            "persona": {"type": "string"},
+            "greeting": {"type": "string"},
+            "suggested_questions": {"type": "array", "items": {"type": "string"}},
+            "language": {"enum": ["ko", "en", "auto"]},
+            "allowed_origins": {"type": "array", "items": {"type": "string"}},
+            "discoverable": {"type": "boolean"},
+            "discord_webhook": {"type": ["string", "null"]},
+            "created_at": {"type": "string", "format": "date-time"},
+            "updated_at": {"type": "string", "format": "date-time"},
+        },
+    ),
+    "BotSettings": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": 80},
+            "persona": {"type": "string", "maxLength": 2000},
+            "greeting": {"type": "string", "maxLength": 500},
+            "suggested_questions": {
+                "type": "array",
+                "maxItems": 6,
+                "items": {"type": "string", "minLength": 1, "maxLength": 200},
+            },
+            "language": {"enum": ["ko", "en", "auto"]},
+            "allowed_origins": {
+                "type": "array",
+                "maxItems": 20,
+                "items": {"type": "string", "description": "scheme://host[:port]"},
+            },
+            "discoverable": {"type": "boolean"},
+            "discord_webhook": {
+                "type": ["string", "null"],
+                "description": "https://discord.com/api/webhooks/<id>/<token>",
+            },
+            "slug": {
+                "type": "string",
+                "pattern": "^[a-z0-9][a-z0-9-]{1,38}[a-z0-9]$",
+                "description": "Set at creation; cannot change",
+            },
+        },
+    },
     "Health": _obj(
         ["status", "checks"],
         {
@@ -140,6 +210,13 @@ SCHEMAS: Json = {
 }
 
 REFRESH = _obj(["refresh_token"], {"refresh_token": {"type": "string"}})
+BOT = {
+    "name": "bot",
+    "in": "path",
+    "required": True,
+    "description": "The bot's slug",
+    "schema": {"type": "string"},
+}
 
 
 @functools.cache
@@ -318,6 +395,54 @@ def document(server_url: str = "/") -> Json:
                 },
                 op_id="listInvites",
             ),
+        },
+        "/api/bots": {
+            "post": _op(
+                "Create a bot (protostars)",
+                "bots",
+                {
+                    "201": _json(_ref("Bot"), "Created"),
+                    **_errors(400, 401, 403, 409),
+                },
+                body={"allOf": [_ref("BotSettings"), {"required": ["slug", "name"]}]},
+                op_id="createBot",
+            ),
+            "get": _op(
+                "Your bots",
+                "bots",
+                {
+                    "200": _json(_obj(["bots"], {"bots": {"type": "array", "items": _ref("Bot")}})),
+                    **_errors(401, 403),
+                },
+                op_id="listBots",
+            ),
+        },
+        "/api/bots/{bot}": {
+            "get": _op(
+                "One of your bots (another user's bot is 404)",
+                "bots",
+                {"200": _json(_ref("Bot")), **_errors(401, 403, 404)},
+                op_id="getBot",
+            )
+            | {"parameters": [BOT]},
+            "patch": _op(
+                "Change one of your bots' settings",
+                "bots",
+                {"200": _json(_ref("Bot")), **_errors(400, 401, 403, 404)},
+                body=_ref("BotSettings"),
+                op_id="updateBot",
+            )
+            | {"parameters": [BOT]},
+        },
+        "/api/bots/{bot}/public": {
+            "get": _op(
+                "What a bot's widget shows: nothing private",
+                "bots",
+                {"200": _json(_ref("BotPublic")), **_errors(404)},
+                auth=False,
+                op_id="getPublicBot",
+            )
+            | {"parameters": [BOT]},
         },
     }
     return {
