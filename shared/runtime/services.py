@@ -108,14 +108,13 @@ class ServiceProcess:
         argv = [
             sys.executable,
             "-m",
-            "functions_framework",
+            "shared.runtime.serve",
             "--target",
             self.spec.target,
             "--source",
             str(self.spec.source(self.root)),
-            "--asgi",
-            "--host",
-            "127.0.0.1",
+            "--signature-type",
+            self.spec.signature_type,
             "--port",
             str(self.port),
         ]

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -228,7 +229,9 @@ async def test_logout_revokes_the_family(client: httpx.AsyncClient) -> None:
 
 
 async def test_guest_identity_is_signed_and_capped_per_ip(gateway: Any) -> None:
-    transport = httpx.ASGITransport(app=gateway, client=("203.0.113.77", 1))
+    # A fresh address: the per-IP hourly cap lives in the shared Redis across test runs.
+    ip = f"198.18.{uuid.uuid4().int % 256}.{uuid.uuid4().int % 254 + 1}"
+    transport = httpx.ASGITransport(app=gateway, client=(ip, 1))
     async with httpx.AsyncClient(transport=transport, base_url="http://protostar.test") as c:
         bad = await c.post("/api/auth/guest", json={"bot": "../etc"})
         assert bad.status_code == 400

@@ -49,7 +49,10 @@ def write_manifests(
             notes["autoscaling.knative.dev/window"] = scale_window
             notes["autoscaling.knative.dev/scale-to-zero-pod-retention-period"] = "0s"
         docs.append(doc)
-    docs.append(_doc(BASE / "routes" / "public.yaml"))
+    route = _doc(BASE / "routes" / "public.yaml")
+    route["spec"]["rules"] = [r for r in route["spec"]["rules"]
+                              if r["backendRefs"][0]["name"] == "health"]
+    docs.append(route)
     broker = _doc(BASE / "eventing" / "broker.yaml")
     broker["spec"]["delivery"].update(
         {"retry": 2, "backoffPolicy": "linear", "backoffDelay": "PT0.05S"}
