@@ -523,12 +523,23 @@ class AccountService:
                 (user_id,),
             )
             resets = await cur.fetchall()
+            async with conn.transaction():
+                # Bots are row-level secured: read them as their owner.
+                await conn.execute("SELECT set_config('app.user_id', %s, true)", (user_id,))
+                await cur.execute(
+                    "SELECT id, slug, name, persona, greeting, suggested_questions, language, "
+                    "allowed_origins, discoverable, created_at, updated_at FROM bots "
+                    "WHERE owner_id = %s ORDER BY created_at",
+                    (user_id,),
+                )
+                bots = await cur.fetchall()
         return {
             "exported_at": datetime.now(UTC).isoformat(),
             "user": user.public(),
             "sessions": _jsonable(sessions),
             "invites": _jsonable(invites),
             "password_resets": _jsonable(resets),
+            "bots": _jsonable(bots),
         }
 
     async def delete_user(self, user_id: str) -> None:

@@ -559,3 +559,18 @@ async def test_deleting_the_owner_deletes_their_bots(
     assert gone.status_code == 204, gone.text
     assert bot_row(pg, bot["slug"]) is None
     assert (await client.get(f"/api/bots/{bot['slug']}/public")).status_code == 404
+
+
+async def test_account_export_includes_the_owners_bots(
+    client: httpx.AsyncClient, accounts_env: dict[str, str]
+) -> None:
+    owner = await become_protostar(client, accounts_env)
+    created = await client.post(
+        "/api/bots",
+        headers=bearer(owner["access_token"]),
+        json={"slug": new_slug("exp"), "name": "내 봇"},
+    )
+    assert created.status_code == 201, created.text
+    data = (await client.get("/api/users/me/export", headers=bearer(owner["access_token"]))).json()
+    assert [b["slug"] for b in data["bots"]] == [created.json()["slug"]]
+    assert data["bots"][0]["name"] == "내 봇"
