@@ -101,3 +101,12 @@ def test_data_dir_that_can_be_made_creates_nothing(tmp_path: Path) -> None:
     target = tmp_path / "a" / "b"
     check_data_dir(target)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_every_setting_is_documented_in_the_readme() -> None:
+    from shared.settings import Settings
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    missing = [name.upper() for name in Settings.model_fields if f"`{name.upper()}`" not in readme]
+    assert missing == []
