@@ -141,8 +141,11 @@ def test_broker_pingsource_and_route() -> None:
     }
 
     (route,) = _by(manifests, "HTTPRoute").values()
-    targets = {m["path"]["value"]: [b["name"] for b in rule["backendRefs"]]
-               for rule in route["spec"]["rules"] for m in rule["matches"]}
+    targets = {
+        m["path"]["value"]: [b["name"] for b in rule["backendRefs"]]
+        for rule in route["spec"]["rules"]
+        for m in rule["matches"]
+    }
     assert targets["/healthz"] == ["health"]
     assert targets["/api/auth"] == ["auth"]
     assert targets["/api/users"] == ["users"]

@@ -50,8 +50,9 @@ def write_manifests(
             notes["autoscaling.knative.dev/scale-to-zero-pod-retention-period"] = "0s"
         docs.append(doc)
     route = _doc(BASE / "routes" / "public.yaml")
-    route["spec"]["rules"] = [r for r in route["spec"]["rules"]
-                              if r["backendRefs"][0]["name"] == "health"]
+    route["spec"]["rules"] = [
+        r for r in route["spec"]["rules"] if r["backendRefs"][0]["name"] == "health"
+    ]
     docs.append(route)
     broker = _doc(BASE / "eventing" / "broker.yaml")
     broker["spec"]["delivery"].update(
