@@ -140,6 +140,15 @@ class Settings(BaseSettings):
     gemini_embedding_model: str = "gemini-embedding-001"
     embedding_dimensions: int = Field(768, ge=8, le=4096)
     local_embedding_model: str = "all-MiniLM-L6-v2"
+    embedder_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("EMBEDDER_URL", "SERVICE_URL_EMBEDDER"),
+        description="The embedder service (the local runtime sets it)",
+    )
+    embedding_provider: Literal["auto", "local", "gemini"] = Field(
+        "auto", description="auto: Gemini when GEMINI_API_KEY is set, else the local model"
+    )
+    max_upload_bytes: int = Field(10 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
     openai_base_url: str | None = Field(None, description="OpenAI-compatible chat endpoint")
     openai_api_key: str | None = None
     openai_model: str = "gpt-oss-120b"
@@ -232,6 +241,7 @@ class Settings(BaseSettings):
         "openai_base_url",
         "broker_url",
         "public_url",
+        "embedder_url",
     )
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:

@@ -216,6 +216,13 @@ class LocalRuntime:
             sock = _bind("127.0.0.1", 0)
             svc.activator_port = sock.getsockname()[1]
             sockets.append(sock)
+        # Every function can reach every Service by its address (Knative: cluster DNS).
+        urls = {
+            f"SERVICE_URL_{name.upper().replace('-', '_')}": svc.address
+            for name, svc in services.items()
+        }
+        for svc in services.values():
+            svc.base_env.update(urls)
 
         def address(service: str) -> str:
             return services[service].address
