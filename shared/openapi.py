@@ -119,6 +119,22 @@ SCHEMAS: Json = {
             "status": {"enum": ["open", "used", "expired"]},
         },
     ),
+    "Document": _obj(
+        ["id", "title", "status", "chunks"],
+        {
+            "id": {"type": "string", "format": "uuid"},
+            "title": {"type": "string"},
+            "status": {"enum": ["uploaded", "processing", "ready", "failed"]},
+            "error": {"type": "string", "description": "Why it failed, for people"},
+            "chunks": {"type": "integer"},
+            "filename": {"type": "string"},
+            "media_type": {"type": "string"},
+            "size": {"type": "integer"},
+            "embedding_model": {"type": ["string", "null"]},
+            "created_at": {"type": "string", "format": "date-time"},
+            "updated_at": {"type": "string", "format": "date-time"},
+        },
+    ),
     "BotPublic": _obj(
         ["slug", "name", "greeting", "suggested_questions", "language"],
         {
@@ -216,6 +232,13 @@ BOT = {
     "required": True,
     "description": "The bot's slug",
     "schema": {"type": "string"},
+}
+DOC = {
+    "name": "id",
+    "in": "path",
+    "required": True,
+    "description": "The document's id",
+    "schema": {"type": "string", "format": "uuid"},
 }
 
 
@@ -441,6 +464,95 @@ def document(server_url: str = "/") -> Json:
                 {"200": _json(_ref("BotPublic")), **_errors(404)},
                 auth=False,
                 op_id="getPublicBot",
+            )
+            | {"parameters": [BOT]},
+        },
+        "/api/bots/{bot}/documents": {
+            "post": _op(
+                "Upload a career document (PDF, DOCX, Markdown, HTML, text; at most 10 MB); "
+                "it is embedded in the background",
+                "documents",
+                {
+                    "202": _json(
+                        _obj(
+                            ["id", "status"],
+                            {
+                                "id": {"type": "string", "format": "uuid"},
+                                "status": {"const": "uploaded"},
+                            },
+                        ),
+                        "Accepted",
+                    ),
+                    **_errors(400, 401, 403, 404, 413),
+                },
+                op_id="uploadDocument",
+            )
+            | {
+                "parameters": [BOT],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "multipart/form-data": {
+                            "schema": _obj(
+                                ["file"],
+                                {
+                                    "file": {
+                                        "type": "string",
+                                        "contentMediaType": "application/octet-stream",
+                                    }
+                                },
+                            )
+                        }
+                    },
+                },
+            },
+            "get": _op(
+                "The bot's documents and their status",
+                "documents",
+                {
+                    "200": _json(
+                        _obj(
+                            ["documents"],
+                            {"documents": {"type": "array", "items": _ref("Document")}},
+                        )
+                    ),
+                    **_errors(401, 403, 404),
+                },
+                op_id="listDocuments",
+            )
+            | {"parameters": [BOT]},
+        },
+        "/api/bots/{bot}/documents/{id}": {
+            "get": _op(
+                "One document",
+                "documents",
+                {"200": _json(_ref("Document")), **_errors(401, 403, 404)},
+                op_id="getDocument",
+            )
+            | {"parameters": [BOT, DOC]},
+            "delete": _op(
+                "Delete a document: its original, chunks and vectors",
+                "documents",
+                {"204": {"description": "Deleted"}, **_errors(401, 403, 404)},
+                op_id="deleteDocument",
+            )
+            | {"parameters": [BOT, DOC]},
+        },
+        "/api/bots/{bot}/reindex": {
+            "post": _op(
+                "Re-embed every document (after a model change)",
+                "documents",
+                {
+                    "202": _json(
+                        _obj(
+                            ["documents", "status"],
+                            {"documents": {"type": "integer"}, "status": {"const": "reindexing"}},
+                        ),
+                        "Accepted",
+                    ),
+                    **_errors(401, 403, 404),
+                },
+                op_id="reindexBot",
             )
             | {"parameters": [BOT]},
         },

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shared.documents.model import MediaType
-from shared.documents.safety import check_docx
+from shared.documents.safety import parse_xml, read_docx
 from shared.documents.sniff import detect, sanitize_filename
 from shared.errors import PayloadTooLarge
 
@@ -27,5 +27,10 @@ def inspect_upload(data: bytes, filename: str | None, *, max_bytes: int | None =
         )
     media_type = detect(data, filename)
     if media_type is MediaType.DOCX:
-        check_docx(data)
+        # The container first (bombs, nesting), then the main part's XML (entities,
+        # DTDs): both are cheap, so both are refused at upload instead of later.
+        part = "word/document.xml"
+        body = read_docx(data, {part}).get(part)
+        if body is not None:
+            parse_xml(body, part)
     return Upload(media_type=media_type, filename=sanitize_filename(filename), size=len(data))

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,13 +86,26 @@ class TriggerDecl:
 
 @dataclass(frozen=True)
 class Route:
+    """A Gateway API path match: ``Exact``, ``PathPrefix`` (element-wise: ``/api``
+    matches ``/api/x``, not ``/apix``) or ``RegularExpression`` (the whole path)."""
+
     prefix: str
     service: str
+    kind: str = "PathPrefix"
 
     def matches(self, path: str) -> bool:
-        """Gateway API PathPrefix: element-wise (``/api`` matches ``/api/x``, not ``/apix``)."""
+        if self.kind == "Exact":
+            return path == self.prefix
+        if self.kind == "RegularExpression":
+            return re.fullmatch(self.prefix, path) is not None
         prefix = self.prefix.rstrip("/")
         return prefix == "" or path == prefix or path.startswith(prefix + "/")
+
+    @property
+    def precedence(self) -> tuple[int, int]:
+        """Exact first, then the longest prefix, then regular expressions (in order)."""
+        order = {"Exact": 0, "PathPrefix": 1}.get(self.kind, 2)
+        return order, -len(self.prefix.rstrip("/")) if order < 2 else 0
 
 
 @dataclass
@@ -220,9 +234,15 @@ def build_topology(manifests: Iterable[Manifest], namespace: str = "protostar") 
                     continue
                 service = str(backends[0].get("name"))
                 for match in rule.get("matches") or [{"path": {"value": "/"}}]:
-                    path = (match.get("path") or {}).get("value", "/")
-                    routes.append(Route(str(path), service))
-    topo.routes = sorted(routes, key=lambda r: len(r.prefix.rstrip("/")), reverse=True)
+                    path = match.get("path") or {}
+                    routes.append(
+                        Route(
+                            str(path.get("value", "/")),
+                            service,
+                            str(path.get("type", "PathPrefix")),
+                        )
+                    )
+    topo.routes = sorted(routes, key=lambda r: r.precedence)
     missing = [r.service for r in topo.routes if r.service not in topo.services]
     missing += [
         t.subscriber.service

@@ -1,0 +1,119 @@
+"""content: a bot's career documents (upload, list, read, delete, reindex)."""
+
+import logging
+
+import functions_framework.aio
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from shared.accounts.context import authenticate
+from shared.content.service import ContentService
+from shared.errors import BadRequest, PayloadTooLarge
+from shared.events.outbox import BrokerClient, send_pending
+from shared.http import Router, endpoint
+from shared.logs import configure_logging
+from shared.resources import get_resources
+
+configure_logging("content")
+log = logging.getLogger("protostar.content")
+NO_STORE = {"Cache-Control": "no-store"}
+MULTIPART_OVERHEAD = 64 * 1024
+_broker: BrokerClient | None = None
+
+
+async def _service() -> ContentService:
+    res = get_resources("content")
+    return ContentService(
+        await res.pool(), res.object_store(), max_bytes=res.settings.max_upload_bytes
+    )
+
+
+async def _send_after_commit(event_ids: list[str]) -> None:
+    """Best effort: outbox-relay re-sends whatever this does not get through."""
+    global _broker
+    res = get_resources("content")
+    if not res.settings.broker_url or not event_ids:
+        return
+    _broker = _broker or BrokerClient(res.settings.broker_url)
+    try:
+        await send_pending(await res.pool(), _broker, event_ids=event_ids)
+    except Exception:
+        log.warning("event not sent after commit; outbox-relay will", exc_info=True)
+
+
+async def _file(request: Request, limit: int) -> tuple[str | None, bytes]:
+    length = request.headers.get("content-length")
+    if length is None or not length.isdigit():
+        raise BadRequest(
+            "send the file as multipart/form-data with a Content-Length", code="length_required"
+        )
+    if int(length) > limit + MULTIPART_OVERHEAD:
+        raise PayloadTooLarge(
+            f"the upload is over the limit of {limit:,} bytes", code="file_too_large"
+        )
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise BadRequest(
+            "send the file as multipart/form-data, field 'file'", code="unsupported_media_type"
+        )
+    async with request.form(max_files=1, max_fields=4) as form:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise BadRequest("the multipart field 'file' is missing", code="missing_file")
+        data = await upload.read(limit + 1)
+        return upload.filename, data
+
+
+async def upload(request: Request) -> Response:
+    principal = authenticate(request, "access")
+    service = await _service()
+    filename, data = await _file(request, service.max_bytes)
+    body, event_id = await service.upload(principal, request.path_params["bot"], filename, data)
+    await _send_after_commit([event_id])
+    return JSONResponse(body, status_code=202, headers=NO_STORE)
+
+
+async def list_documents(request: Request) -> Response:
+    principal = authenticate(request, "access")
+    docs = await (await _service()).list_documents(principal, request.path_params["bot"])
+    return JSONResponse({"documents": docs}, headers=NO_STORE)
+
+
+async def get_document(request: Request) -> Response:
+    principal = authenticate(request, "access")
+    doc = await (await _service()).get(
+        principal, request.path_params["bot"], request.path_params["id"]
+    )
+    return JSONResponse(doc, headers=NO_STORE)
+
+
+async def delete_document(request: Request) -> Response:
+    principal = authenticate(request, "access")
+    await (await _service()).delete(
+        principal, request.path_params["bot"], request.path_params["id"]
+    )
+    return Response(status_code=204)
+
+
+async def reindex(request: Request) -> Response:
+    principal = authenticate(request, "access")
+    body, event_ids = await (await _service()).reindex(principal, request.path_params["bot"])
+    await _send_after_commit(event_ids)
+    return JSONResponse(body, status_code=202, headers=NO_STORE)
+
+
+router = Router(
+    [
+        ("POST", "/api/bots/{bot}/documents", upload),
+        ("GET", "/api/bots/{bot}/documents", list_documents),
+        ("GET", "/api/bots/{bot}/documents/{id}", get_document),
+        ("DELETE", "/api/bots/{bot}/documents/{id}", delete_document),
+        ("POST", "/api/bots/{bot}/reindex", reindex),
+    ]
+)
+
+
+@functions_framework.aio.http
+@endpoint
+async def content(request: Request) -> Response:
+    return await router(request)

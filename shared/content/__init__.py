@@ -1,0 +1,1 @@
+"""Career documents of a bot: upload, list, read, delete, reindex."""

@@ -1,0 +1,186 @@
+"""The embed step of a document: extract, chunk, terms, vectors, then chunks + status +
+event + the processed-event claim in ONE transaction.
+
+Redelivery-safe: the slow work runs outside any transaction; the final transaction
+claims ``(embed, source, id)`` first, so a second delivery of the same event (after a
+crash, or concurrently) changes nothing, and a crash before the commit leaves nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from shared.documents import chunk, extract, terms
+from shared.documents.errors import DocumentError
+from shared.documents.model import MediaType
+from shared.embeddings import EmbeddingProvider
+from shared.errors import ObjectNotFound
+from shared.events import outbox
+from shared.events.cloudevent import CloudEvent
+from shared.events.consume import first_delivery
+from shared.storage.base import ObjectStore
+
+log = logging.getLogger("protostar.embed")
+
+CONSUMER = "embed"
+SOURCE = "/protostar/embed"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    title: str
+    rows: list[
+        tuple[int, str, str, str, str, list[str]]
+    ]  # ordinal, title, section, lang, text, terms
+
+
+def _vector(values: list[float]) -> str:
+    return "[" + ",".join(f"{v:.7g}" for v in values) + "]"
+
+
+async def _act_as(conn: AsyncConnection, owner: str) -> None:
+    await conn.execute("SELECT set_config('app.user_id', %s, true)", (owner,))
+
+
+async def _already_processed(conn: AsyncConnection, event: CloudEvent) -> bool:
+    cur = await conn.execute(
+        "SELECT 1 FROM processed_events WHERE consumer = %s AND source = %s AND event_id = %s",
+        (CONSUMER, event.source, event.id),
+    )
+    return await cur.fetchone() is not None
+
+
+def _prepare(data: bytes, media_type: str, filename: str) -> Prepared:
+    doc = extract(data, MediaType(media_type), filename=filename)
+    pieces = chunk(doc)
+    if not pieces:
+        raise DocumentError("the document has no text to answer from", code="no_text")
+    rows = [
+        (c.ordinal, c.title, " > ".join(c.section_path), c.language, c.text, terms(c.text))
+        for c in pieces
+    ]
+    return Prepared(doc.title, rows)
+
+
+async def process(
+    pool: AsyncConnectionPool, store: ObjectStore, provider: EmbeddingProvider, event: CloudEvent
+) -> str:
+    """Run the embed step for a ``document.uploaded`` event; returns the outcome."""
+    data = event.json()
+    doc_id, bot_id, owner = data["document_id"], data["bot_id"], data["owner_id"]
+
+    async with pool.connection() as conn, conn.transaction():
+        await _act_as(conn, owner)
+        if await _already_processed(conn, event):
+            return "duplicate"
+        cur = await conn.execute(
+            "UPDATE documents SET status = 'processing', error = NULL, updated_at = now() "
+            "WHERE id = %s AND bot_id = %s RETURNING object_key, media_type, filename",
+            (doc_id, bot_id),
+        )
+        row = await cur.fetchone()
+    if row is None:
+        return "gone"  # deleted before we got to it: nothing to do
+    key, media_type, filename = row
+
+    failure: str | None = None
+    prepared: Prepared | None = None
+    vectors: list[list[float]] = []
+    try:
+        original = await store.get(key)
+        prepared = await asyncio.to_thread(_prepare, original, media_type, filename)
+        vectors = await provider.embed([r[4] for r in prepared.rows], task="document")
+    except DocumentError as exc:
+        failure = exc.message
+    except ObjectNotFound:
+        failure = "the stored original is missing; upload the document again"
+
+    async with pool.connection() as conn, conn.transaction():
+        await _act_as(conn, owner)
+        if not await first_delivery(conn, CONSUMER, event):
+            return "duplicate"
+        cur = await conn.execute("SELECT 1 FROM documents WHERE id = %s FOR UPDATE", (doc_id,))
+        if await cur.fetchone() is None:
+            return "gone"
+        if failure is None and prepared is not None:
+            failure = await _mixed_model(conn, bot_id, doc_id, provider.name)
+        if failure is not None or prepared is None:
+            reason = (failure or "processing failed")[:1000]
+            await conn.execute(
+                "UPDATE documents SET status = 'failed', error = %s, chunk_count = 0, "
+                "updated_at = now() WHERE id = %s",
+                (reason, doc_id),
+            )
+            await conn.execute("DELETE FROM chunks WHERE document_id = %s", (doc_id,))
+            await outbox.record(
+                conn,
+                "dev.protostar.document.failed",
+                SOURCE,
+                {"document_id": doc_id, "bot_id": bot_id, "reason": reason},
+                subject=doc_id,
+            )
+            log.warning("document failed", extra={"document_id": doc_id, "reason": reason})
+            return "failed"
+        await conn.execute("DELETE FROM chunks WHERE document_id = %s", (doc_id,))
+        async with conn.cursor() as cursor:
+            await cursor.executemany(
+                "INSERT INTO chunks (document_id, bot_id, owner_id, ordinal, title, section, "
+                "language, text, terms, embedding_model, embedding) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::vector)",
+                [
+                    (
+                        doc_id,
+                        bot_id,
+                        owner,
+                        ordinal,
+                        title,
+                        section,
+                        lang,
+                        text,
+                        chunk_terms,
+                        provider.name,
+                        _vector(vector),
+                    )
+                    for (ordinal, title, section, lang, text, chunk_terms), vector in zip(
+                        prepared.rows, vectors, strict=True
+                    )
+                ],
+            )
+        await conn.execute(
+            "UPDATE documents SET status = 'ready', error = NULL, chunk_count = %s, "
+            "embedding_model = %s, title = %s, updated_at = now() WHERE id = %s",
+            (len(prepared.rows), provider.name, prepared.title[:300], doc_id),
+        )
+        await outbox.record(
+            conn,
+            "dev.protostar.document.ready",
+            SOURCE,
+            {
+                "document_id": doc_id,
+                "bot_id": bot_id,
+                "chunks": len(prepared.rows),
+                "embedding_model": provider.name,
+            },
+            subject=doc_id,
+        )
+    return "ready"
+
+
+async def _mixed_model(conn: AsyncConnection, bot_id: str, doc_id: str, model: str) -> str | None:
+    """A bot's chunks live in one embedding space: refuse to add vectors of another."""
+    cur = await conn.execute(
+        "SELECT DISTINCT embedding_model FROM chunks WHERE bot_id = %s AND document_id <> %s",
+        (bot_id, doc_id),
+    )
+    others = {r[0] for r in await cur.fetchall()} - {model}
+    if others:
+        return (
+            f"this bot's documents are embedded with {sorted(others)[0]}; reindex the bot "
+            f"to move them to {model}"
+        )
+    return None
