@@ -81,10 +81,13 @@ class Activator:
                 svc.touch()
 
         try:
+            # Content-Length is kept: the body streams through unchanged, so it stays true,
+            # and functions may insist on it (uploads).
             headers = [
                 (k, v)
                 for k, v in request.headers.items()
-                if k.lower() not in HOP_BY_HOP and k.lower() not in FORWARDING
+                if (k.lower() not in HOP_BY_HOP or k.lower() == "content-length")
+                and k.lower() not in FORWARDING
             ]
             client_host = request.client.host if request.client else "127.0.0.1"
             headers.append(("x-forwarded-for", client_host))
