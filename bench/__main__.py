@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import broker, quotas
+from bench import broker, embedder, quotas
 
-BENCHES = {"broker": broker.run, "quotas": quotas.run}
+BENCHES = {"broker": broker.run, "quotas": quotas.run, "embedder": embedder.run}
 RESULTS = Path(__file__).with_name("results")
 
 

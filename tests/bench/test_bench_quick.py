@@ -85,3 +85,44 @@ def test_quick_quota_bench_reports_every_figure(external_redis_url: str) -> None
         (row,) = argon2
         assert row["hashes_per_s_per_core"] > 0
     assert "| quota check-and-consume" in done.stdout
+
+
+def test_quick_embedder_bench_reports_every_figure() -> None:
+    before = set((ROOT / "bench" / "results").glob("*.json"))
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--only", "embedder"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    after = set((ROOT / "bench" / "results").glob("*.json")) - before
+    assert len(after) == 1
+    embedder = json.loads(after.pop().read_text())["benches"]["embedder"]
+    rows = {row["name"]: row for row in embedder["rows"]}
+    raw = rows["raw sentence-transformers encode"]
+    served = rows["embedder function over HTTP"]
+    for row in (raw, served):
+        assert row["chunks"] > 0
+        assert 500 <= row["chunk_chars"] <= 900
+        assert row["chunks_per_s_max"] >= row["chunks_per_s"] >= row["chunks_per_s_min"] > 0
+    assert served["vs_raw"] > 0
+    assert served["model_load_s"] > 0
+    gemini = [row for row in embedder["rows"] if "requests_per_s" in row]
+    names = [row["name"] for row in gemini]
+    assert names[:3] == [
+        "raw aiohttp POST to fake Gemini",
+        "google-genai embed_content alone",
+        "GeminiEmbedder, breaker in process",
+    ]
+    for row in gemini:
+        assert row["requests"] > 0
+        assert row["texts_per_request"] == 100
+        assert row["requests_per_s"] > 0
+        assert row["p95_ms"] >= row["p50_ms"] > 0
+        if row["name"] != "raw aiohttp POST to fake Gemini":
+            assert "overhead_p50_ms" in row
+            assert row["rate_vs_raw"] > 0
+    assert "| embedder function over HTTP" in done.stdout

@@ -66,6 +66,7 @@ def test_function_services_follow_the_runtime_convention() -> None:
         "outbox-relay": ("outbox_relay", "internal", "outbox_relay"),
         "deadletter": ("deadletter", "internal", "deadletter"),
         "quota-reset": ("quota_reset", "internal", "quota_reset"),
+        "embedder": ("embedder", "internal", "embedder"),
     }
     assert set(known) <= set(services)
     max_scale: dict[str, int] = {}
@@ -92,7 +93,9 @@ def test_function_services_follow_the_runtime_convention() -> None:
         ]
         assert {"requests", "limits"} <= set(container["resources"])
         annotations = template["metadata"]["annotations"]
-        assert annotations["autoscaling.knative.dev/min-scale"] == "0"
+        # Scale to zero, except the embedder: kept warm, the only process loading torch.
+        min_scale = "1" if name == "embedder" else "0"
+        assert annotations["autoscaling.knative.dev/min-scale"] == min_scale
         assert "autoscaling.knative.dev/scale-to-zero-pod-retention-period" in annotations
         assert (
             int(annotations["autoscaling.knative.dev/target"])
