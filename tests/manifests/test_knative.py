@@ -137,7 +137,11 @@ def test_broker_pingsource_and_route() -> None:
     assert ping["data"] == '{"job":"outbox-relay"}'
     assert ping["sink"]["ref"]["name"] == "outbox-relay"
 
-    assert "Trigger" not in {m.kind for m in manifests}, "no subscriber function exists yet"
+    triggers = _by(manifests, "Trigger")
+    embed = triggers["embed-document-uploaded"]["spec"]
+    assert embed["filter"] == {"attributes": {"type": "dev.protostar.document.uploaded"}}
+    assert embed["subscriber"]["ref"]["name"] == "embed"
+    assert "filters" not in embed
     services_by_surface = {
         name: doc["metadata"]["labels"]["protostar.dev/surface"]
         for name, doc in _by(manifests, "Service").items()
