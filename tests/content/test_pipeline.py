@@ -20,7 +20,7 @@ import pytest
 from shared.embedded.procs import free_port
 from tests.conftest import ROOT, workdir
 from tests.documents.samples import make_pdf
-from tests.support.runtime import Up
+from tests.support.runtime import Up, clean_env
 
 pytestmark = pytest.mark.e2e
 
@@ -92,8 +92,7 @@ async def system() -> Any:
     try:
         state = await asyncio.to_thread(up.wait_state, 120)
         api = Api(state["public_url"])
-        env = {**os.environ, "PROTOSTAR_DATA": str(root / "data")}
-        env.pop("DATABASE_URL", None)
+        env = clean_env({"PROTOSTAR_DATA": str(root / "data")})
         invite = await asyncio.to_thread(
             subprocess.run,
             [sys.executable, "-m", "shared.accounts.invite_cli"],

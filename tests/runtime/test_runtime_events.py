@@ -5,7 +5,6 @@ outbox relay, dead letters; SIGKILL mid-flight loses no accepted event; a Rabbit
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ from shared.broker.model import TriggerSpec
 from shared.embedded.procs import free_port
 from shared.events.cloudevent import CloudEvent, new_event, to_binary
 from tests.conftest import ROOT, workdir
-from tests.support.runtime import Up
+from tests.support.runtime import Up, clean_env
 from tests.support.subscriber import Subscriber, running_subscriber
 
 pytestmark = pytest.mark.e2e
@@ -209,8 +208,7 @@ async def test_triggers_dead_letters_and_outbox_relay(
 
         # task events:dlq lists it, and replays it once the subscriber is healthy again.
         async def dlq(*args: str) -> str:
-            env = {**os.environ, "PROTOSTAR_DATA": str(root / "data")}
-            env.pop("DATABASE_URL", None)
+            env = clean_env({"PROTOSTAR_DATA": str(root / "data")})
             done = await asyncio.to_thread(
                 subprocess.run,
                 [sys.executable, "-m", "shared.events.dlq", *args],

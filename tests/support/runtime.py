@@ -17,17 +17,21 @@ import pytest
 
 from tests.conftest import ROOT
 
-SERVICE_ENV = (
-    "BROKER_BACKEND",
-    "BROKER_URL",
-    "K_SINK",
-    "DATABASE_URL",
-    "DATABASE_MIGRATE_URL",
-    "REDIS_URL",
-    "OBJECT_STORE_URL",
-    "RABBITMQ_URL",
-    "SECRETS_DIR",
-)
+
+def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without any Protostar setting (other tests put theirs
+    into os.environ), plus ``extra``: what a fresh terminal would pass to ``task up``."""
+    from shared.settings import Settings
+
+    names = {name.upper() for name in Settings.model_fields}
+    names |= {"K_SINK", "BROKER_URL", "EMBEDDER_URL"}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k.upper() not in names and not k.upper().startswith("SERVICE_URL_")
+    }
+    env.update(extra or {})
+    return env
 
 
 class Up:
@@ -41,9 +45,9 @@ class Up:
         args: list[str] | None = None,
     ) -> None:
         self.data = data
-        env = {k: v for k, v in os.environ.items() if k not in SERVICE_ENV}
-        env.update({"PROTOSTAR_DATA": str(data), "PROTOSTAR_PORT": str(port)})
-        env.update(extra_env or {})
+        env = clean_env(
+            {"PROTOSTAR_DATA": str(data), "PROTOSTAR_PORT": str(port), **(extra_env or {})}
+        )
         argv = (
             [str(ROOT / "scripts" / "task"), "up"]
             if via_task
