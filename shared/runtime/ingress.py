@@ -4,7 +4,7 @@ Triggers and PingSources deliver to) and the broker ingress, all on one server."
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 
 import aiohttp
 from starlette.background import BackgroundTask
@@ -111,9 +111,21 @@ class Activator:
             release()
             raise
 
-        async def close() -> None:
-            response.release()
-            release()
+        async def body() -> AsyncIterator[bytes]:
+            # The slot is given back however the stream ends: done, upstream failure or
+            # timeout mid-body, or the client going away (the generator is closed).
+            try:
+                async for piece in response.content.iter_any():
+                    yield piece
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                # Headers are out already: all that is left is to end the body early.
+                log.warning(
+                    "upstream failed mid-response",
+                    extra={"service": svc.spec.name, "reason": repr(exc)},
+                )
+            finally:
+                response.release()
+                release()
 
         out_headers = [
             (k, v)
@@ -121,9 +133,7 @@ class Activator:
             if k.lower() not in HOP_BY_HOP or k.lower() == "content-length"
         ]
         streaming = StreamingResponse(
-            response.content.iter_any(),
-            status_code=response.status,
-            background=BackgroundTask(close),
+            body(), status_code=response.status, background=BackgroundTask(release)
         )
         streaming.raw_headers = [
             (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in out_headers
