@@ -9,6 +9,7 @@ import hashlib
 import logging
 import re
 import secrets
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -166,7 +167,10 @@ class AccountService:
         return await asyncio.to_thread(self.passwords.hash, password)
 
     async def _verify(self, stored: str, password: str) -> bool:
-        return await asyncio.to_thread(self.passwords.verify, stored, password)
+        # Hashes are of the NFC form (check_password): a Hangul password typed or pasted
+        # in NFD (macOS) must still match.
+        normalized = unicodedata.normalize("NFC", password)
+        return await asyncio.to_thread(self.passwords.verify, stored, normalized)
 
     async def _session(
         self, conn: AsyncConnection, user: User, family: str | None = None
@@ -285,7 +289,7 @@ class AccountService:
                 if self.passwords.needs_rehash(row["password_hash"]):
                     await conn.execute(
                         "UPDATE users SET password_hash = %s WHERE id = %s",
-                        (await self._hash(password), user.id),
+                        (await self._hash(unicodedata.normalize("NFC", password)), user.id),
                     )
                 return await self._session(conn, user)
 
@@ -448,11 +452,7 @@ class AccountService:
                 "updated_at = now() WHERE id = %s",
                 (await self._hash(secret), row["user_id"]),
             )
-            await conn.execute(
-                "UPDATE refresh_tokens SET revoked_at = now(), revoke_reason = 'password_reset'"
-                " WHERE user_id = %s AND revoked_at IS NULL",
-                (row["user_id"],),
-            )
+            await _revoke_everything(conn, str(row["user_id"]), "password_reset")
 
     # ------------------------------------------------------------------ users
     async def get_user(self, user_id: str) -> User:
@@ -498,6 +498,8 @@ class AccountService:
                     "updated_at = now() WHERE id = %s",
                     (await self._hash(secret), user_id),
                 )
+                # A new password ends every session and every open reset link.
+                await _revoke_everything(conn, user_id, "password_change")
             return await self.user_by_id(conn, user_id)
 
     async def export_user(self, user_id: str) -> dict[str, Any]:
@@ -636,6 +638,18 @@ class AccountService:
             )
             promoted = await self.user_by_id(conn, user_id)
             return await self._session(conn, promoted)
+
+
+async def _revoke_everything(conn: AsyncConnection, user_id: str, reason: str) -> None:
+    await conn.execute(
+        "UPDATE refresh_tokens SET revoked_at = now(), revoke_reason = %s "
+        "WHERE user_id = %s AND revoked_at IS NULL",
+        (reason, user_id),
+    )
+    await conn.execute(
+        "UPDATE password_resets SET used_at = now() WHERE user_id = %s AND used_at IS NULL",
+        (user_id,),
+    )
 
 
 async def insert_invite(

@@ -438,6 +438,23 @@ async def test_profile_update(client: httpx.AsyncClient) -> None:
         json={"password": "a new 9 password ok", "current_password": PASSWORD},
     )
     assert changed.status_code == 200
+    # A new password ends the other sessions (a stolen refresh token stops working).
+    stale = await refresh(client, user["refresh_token"])
+    assert stale.status_code == 401
+    assert stale.json()["error"]["code"] == "token_revoked"
+
+
+async def test_hangul_password_in_nfd_still_signs_in(client: httpx.AsyncClient) -> None:
+    import unicodedata
+
+    address = email()
+    password = "비밀번호는 길게 9"
+    await signup(client, address, password=unicodedata.normalize("NFC", password))
+    response = await client.post(
+        "/api/auth/login",
+        json={"email": address, "password": unicodedata.normalize("NFD", password)},
+    )
+    assert response.status_code == 200
 
 
 async def test_export_contains_the_users_data_and_no_secrets(client: httpx.AsyncClient) -> None:
