@@ -61,6 +61,11 @@ class Conflict(ProtostarError):
     code = "conflict"
 
 
+class LengthRequired(ProtostarError):
+    status = 411
+    code = "length_required"
+
+
 class PayloadTooLarge(ProtostarError):
     status = 413
     code = "payload_too_large"

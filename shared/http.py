@@ -8,6 +8,9 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from psycopg import OperationalError
+from psycopg_pool import PoolTimeout
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -38,6 +41,14 @@ def endpoint(handler: Handler) -> Handler:
         except ProtostarError as exc:
             status = exc.status
             return JSONResponse(exc.to_body(), status_code=exc.status, headers=exc.headers)
+        except HTTPException as exc:  # Starlette's own refusals (e.g. malformed multipart)
+            status = exc.status_code
+            code = "bad_request" if exc.status_code == 400 else "http_error"
+            return error_response(exc.status_code, code, str(exc.detail))
+        except (OperationalError, PoolTimeout):
+            status = 503
+            log.warning("database unavailable", exc_info=True)
+            return error_response(503, "unavailable", "the database is unavailable; retry")
         except Exception:
             log.exception("unhandled error")
             return error_response(500, "internal", "internal error")
@@ -112,9 +123,17 @@ async def json_body(request: Request, *, limit: int = 64 * 1024) -> dict[str, An
 
     from shared.errors import BadRequest, PayloadTooLarge
 
-    body = await request.body()
-    if len(body) > limit:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"request body is over {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():  # never buffer more than the limit
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"request body is over {limit} bytes")
+        chunks.append(chunk)
+    body = b"".join(chunks)
     content_type = request.headers.get("content-type", "")
     if body and "json" not in content_type:
         raise BadRequest(

@@ -4,12 +4,14 @@ import logging
 
 import functions_framework.aio
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from shared.accounts.context import authenticate
 from shared.content.service import ContentService
-from shared.errors import BadRequest, PayloadTooLarge
+from shared.errors import BadRequest, LengthRequired, PayloadTooLarge
 from shared.events.outbox import BrokerClient, send_pending
 from shared.http import Router, endpoint
 from shared.logs import configure_logging
@@ -45,9 +47,7 @@ async def _send_after_commit(event_ids: list[str]) -> None:
 async def _file(request: Request, limit: int) -> tuple[str | None, bytes]:
     length = request.headers.get("content-length")
     if length is None or not length.isdigit():
-        raise BadRequest(
-            "send the file as multipart/form-data with a Content-Length", code="length_required"
-        )
+        raise LengthRequired("send the file as multipart/form-data with a Content-Length")
     if int(length) > limit + MULTIPART_OVERHEAD:
         raise PayloadTooLarge(
             f"the upload is over the limit of {limit:,} bytes", code="file_too_large"
@@ -56,12 +56,18 @@ async def _file(request: Request, limit: int) -> tuple[str | None, bytes]:
         raise BadRequest(
             "send the file as multipart/form-data, field 'file'", code="unsupported_media_type"
         )
-    async with request.form(max_files=1, max_fields=4) as form:
+    try:
+        form = await request.form(max_files=1, max_fields=4)
+    except (HTTPException, MultiPartException) as exc:
+        raise BadRequest(f"the multipart body is malformed: {exc}", code="bad_multipart") from None
+    try:
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise BadRequest("the multipart field 'file' is missing", code="missing_file")
         data = await upload.read(limit + 1)
         return upload.filename, data
+    finally:
+        await form.close()
 
 
 async def upload(request: Request) -> Response:

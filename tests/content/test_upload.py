@@ -223,3 +223,21 @@ async def test_delete_removes_original_row_and_event_history_stays(
         f"/api/bots/{owner['bot']}/documents/not-a-uuid", headers=owner["headers"]
     )
     assert bogus.status_code == 404
+
+
+async def test_malformed_multipart_is_400_not_500(
+    client: httpx.AsyncClient, owner: dict[str, Any]
+) -> None:
+    path = f"/api/bots/{owner['bot']}/documents"
+    two_files = await client.post(
+        path,
+        files=[("file", ("a.md", b"# a")), ("file", ("b.md", b"# b"))],
+        headers=owner["headers"],
+    )
+    assert two_files.status_code == 400
+    broken = await client.post(
+        path,
+        content=b"--xyz\r\nContent-Disposition: form-data\r\n",
+        headers={**owner["headers"], "content-type": "multipart/form-data; boundary=xyz"},
+    )
+    assert broken.status_code == 400
