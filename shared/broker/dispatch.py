@@ -113,7 +113,12 @@ class Dispatcher:
                 stats.delivered += 1
                 stats.record_latency(event)
                 if response is not None:
-                    await self._reply(trigger, response)
+                    try:
+                        await self._reply(trigger, response)
+                    except BadEvent as exc:
+                        # The reply breaks its schema: retrying the original would only
+                        # repeat it. Dead-letter the original with the reason.
+                        await self._dead_letter(trigger, event, 502, exc.message.encode())
                 return
             if _retryable(status) and retries < spec.retry:
                 retries += 1

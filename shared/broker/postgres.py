@@ -104,7 +104,8 @@ class PostgresBackend(Backend):
                            attempts = attempts + 1
                     WHERE seq = (
                         SELECT seq FROM broker_messages
-                        WHERE broker = %s AND trigger_name = %s AND leased_until IS NULL
+                        WHERE broker = %s AND trigger_name = %s
+                          AND (leased_until IS NULL OR leased_until < now())
                           AND not_before <= now()
                         ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED)
                     RETURNING seq, attributes, data""",
@@ -175,13 +176,20 @@ class PostgresBackend(Backend):
                 await asyncio.sleep(0.5)
 
     async def _release(self, seq: int) -> None:
-        with contextlib.suppress(Exception):
-            async with self.pool.connection() as conn:
-                await conn.execute(
-                    "UPDATE broker_messages SET leased_until = NULL, "
-                    "not_before = now() + interval '1 second' WHERE seq = %s",
-                    (seq,),
-                )
+        """Hand the row back (retried like _ack; a lost release still expires with its
+        lease, so the event is delivered later, never stuck)."""
+        for _ in range(20):
+            try:
+                async with self.pool.connection() as conn:
+                    await conn.execute(
+                        "UPDATE broker_messages SET leased_until = NULL, "
+                        "not_before = now() + interval '1 second' WHERE seq = %s",
+                        (seq,),
+                    )
+                return
+            except Exception:
+                log.warning("broker could not release; retrying", extra={"seq": seq})
+                await asyncio.sleep(0.5)
 
     async def depth(self, trigger: TriggerSpec) -> int:
         async with self.pool.connection() as conn:

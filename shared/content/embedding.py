@@ -76,6 +76,12 @@ async def process(
 
     async with pool.connection() as conn, conn.transaction():
         await _act_as(conn, owner)
+        # Lock the row first: a concurrent delivery that is committing right now is then
+        # waited for, and its claim is seen by the check below (READ COMMITTED takes a
+        # fresh snapshot per statement), so a finished document is never set back.
+        cur = await conn.execute("SELECT 1 FROM documents WHERE id = %s FOR UPDATE", (doc_id,))
+        if await cur.fetchone() is None:
+            return "gone"
         if await _already_processed(conn, event):
             return "duplicate"
         cur = await conn.execute(
