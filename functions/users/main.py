@@ -38,8 +38,9 @@ async def update_me(request: Request) -> Response:
 async def delete_me(request: Request) -> Response:
     user_id = _user_id(request)
     service = await _service()
-    await service.delete_user(user_id)
-    await get_resources("users").object_store().delete_prefix(f"users/{user_id}/")
+    store = get_resources("users").object_store()
+    for prefix in await service.delete_user(user_id):
+        await store.delete_prefix(prefix)
     return Response(status_code=204)
 
 

@@ -544,14 +544,20 @@ class AccountService:
             "bots": _jsonable(bots),
         }
 
-    async def delete_user(self, user_id: str) -> None:
-        """Delete the account and everything that references it, in one transaction."""
+    async def delete_user(self, user_id: str) -> list[str]:
+        """Delete the account and every row that references it, in one transaction
+        (bots, documents, chunks and vectors go by cascade). Returns the object-store
+        prefixes the caller removes after the commit (originals live under the bots)."""
         async with self.pool.connection() as conn, conn.transaction():
             await self.user_by_id(conn, user_id, lock=True)
+            await conn.execute("SELECT set_config('app.user_id', %s, true)", (user_id,))
+            cur = await conn.execute("SELECT id FROM bots WHERE owner_id = %s", (user_id,))
+            prefixes = [f"bots/{row[0]}/" for row in await cur.fetchall()]
             await conn.execute("DELETE FROM users WHERE id = %s", (user_id,))
             await outbox.record(
                 conn, "dev.protostar.user.deleted", SOURCE_USERS, {"user_id": user_id}
             )
+        return [*prefixes, f"users/{user_id}/"]
 
     # ------------------------------------------------------------------ invites
     async def issue_invite(self, principal: Principal) -> dict[str, Any]:

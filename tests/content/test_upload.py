@@ -241,3 +241,19 @@ async def test_malformed_multipart_is_400_not_500(
         headers={**owner["headers"], "content-type": "multipart/form-data; boundary=xyz"},
     )
     assert broken.status_code == 400
+
+
+async def test_deleting_the_account_removes_uploaded_originals(
+    client: httpx.AsyncClient,
+    owner: dict[str, Any],
+    pg: Database,
+    accounts_env: dict[str, str],
+) -> None:
+    name, data = SAMPLES["markdown"]
+    assert (await upload(client, owner, name, data)).status_code == 202
+    assert left_behind(pg, accounts_env, owner["bot_id"])["objects"] == 1
+    response = await client.delete("/api/users/me", headers=owner["headers"])
+    assert response.status_code == 204
+    remaining = left_behind(pg, accounts_env, owner["bot_id"])
+    assert (remaining["objects"], remaining["rows"]) == (0, 0)
+    assert db_rows(pg, "SELECT count(*) FROM bots WHERE id = %s", owner["bot_id"]) == [(0,)]
