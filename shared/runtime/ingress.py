@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator, Mapping
 
 import aiohttp
+import yarl
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -95,9 +96,15 @@ class Activator:
             has_body = "content-length" in request.headers or "transfer-encoding" in (
                 request.headers
             )
+            # The path as the client sent it (still percent-encoded): decoding it here
+            # would turn %2F into a separator the function never saw.
+            raw_path = request.scope.get("raw_path") or request.url.path.encode()
+            target = svc.url + raw_path.decode("latin-1")
+            if request.url.query:
+                target += "?" + request.url.query
             response = await self.session.request(
                 request.method,
-                svc.url + request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+                yarl.URL(target, encoded=True),
                 headers=headers,
                 data=request.stream() if has_body else None,
                 allow_redirects=False,

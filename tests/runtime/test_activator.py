@@ -90,3 +90,34 @@ async def test_slots_come_back_after_upstream_stalls_mid_body() -> None:
         await activator.close()
         server.should_exit = True
         await task
+
+
+async def test_the_path_is_forwarded_as_the_client_sent_it() -> None:
+    async def echo(request: Request) -> Response:
+        return Response(request.scope["raw_path"])
+
+    port = free_port()
+    app = Starlette(routes=[Route("/{path:path}", echo)])
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", lifespan="off")
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    svc = StubService(port)
+    activator = Activator()
+
+    async def edge(request: Request) -> Response:
+        return await activator.forward(svc, request)  # type: ignore[arg-type]
+
+    front = Starlette(routes=[Route("/{path:path}", edge)])
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=front), base_url="http://edge"
+        ) as client:
+            response = await client.get("/api/bots/a%2Fb/documents?x=1")
+        assert response.text == "/api/bots/a%2Fb/documents"
+    finally:
+        await activator.close()
+        server.should_exit = True
+        await task
