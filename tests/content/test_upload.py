@@ -257,3 +257,24 @@ async def test_deleting_the_account_removes_uploaded_originals(
     remaining = left_behind(pg, accounts_env, owner["bot_id"])
     assert (remaining["objects"], remaining["rows"]) == (0, 0)
     assert db_rows(pg, "SELECT count(*) FROM bots WHERE id = %s", owner["bot_id"]) == [(0,)]
+
+
+async def test_a_document_cannot_be_filed_under_someone_elses_bot(
+    client: httpx.AsyncClient,
+    owner: dict[str, Any],
+    pg: Database,
+    accounts_env: dict[str, str],
+) -> None:
+    import psycopg
+
+    from tests.bots.conftest import become_protostar
+
+    other = await become_protostar(client, accounts_env)
+    with psycopg.connect(pg.app_url) as conn:
+        conn.execute("SELECT set_config('app.user_id', %s, false)", (other["user"]["id"],))
+        with pytest.raises(psycopg.errors.ForeignKeyViolation):
+            conn.execute(
+                "INSERT INTO documents (bot_id, owner_id, title, filename, media_type, size, "
+                "sha256, object_key) VALUES (%s, %s, 't', 'f', 'text/plain', 1, 'x', 'k')",
+                (owner["bot_id"], other["user"]["id"]),
+            )

@@ -5,9 +5,13 @@
 -- which only READS one bot's chunks and documents' public fields. owner_id is kept on
 -- every row so a policy never needs a join.
 
+-- A document's bot must belong to the document's owner: the pair is a foreign key, so
+-- no code path can file a row under someone else's bot (FK checks bypass RLS).
+ALTER TABLE bots ADD CONSTRAINT bots_id_owner_key UNIQUE (id, owner_id);
+
 CREATE TABLE documents (
     id              uuid        PRIMARY KEY DEFAULT gen_random_uuid(),
-    bot_id          uuid        NOT NULL REFERENCES bots (id) ON DELETE CASCADE,
+    bot_id          uuid        NOT NULL,
     owner_id        uuid        NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     title           text        NOT NULL CHECK (char_length(title) <= 300),
     filename        text        NOT NULL CHECK (char_length(filename) <= 255),
@@ -21,14 +25,15 @@ CREATE TABLE documents (
     chunk_count     integer     NOT NULL DEFAULT 0,
     embedding_model text,
     created_at      timestamptz NOT NULL DEFAULT now(),
-    updated_at      timestamptz NOT NULL DEFAULT now()
+    updated_at      timestamptz NOT NULL DEFAULT now(),
+    FOREIGN KEY (bot_id, owner_id) REFERENCES bots (id, owner_id) ON DELETE CASCADE
 );
 CREATE INDEX documents_bot ON documents (bot_id, created_at);
 
 CREATE TABLE chunks (
     id              bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     document_id     uuid        NOT NULL REFERENCES documents (id) ON DELETE CASCADE,
-    bot_id          uuid        NOT NULL REFERENCES bots (id) ON DELETE CASCADE,
+    bot_id          uuid        NOT NULL,
     owner_id        uuid        NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     ordinal         integer     NOT NULL,
     title           text        NOT NULL,
@@ -38,7 +43,8 @@ CREATE TABLE chunks (
     terms           text[]      NOT NULL DEFAULT '{}',
     embedding_model text        NOT NULL,
     embedding       vector      NOT NULL,
-    UNIQUE (document_id, ordinal)
+    UNIQUE (document_id, ordinal),
+    FOREIGN KEY (bot_id, owner_id) REFERENCES bots (id, owner_id) ON DELETE CASCADE
 );
 CREATE INDEX chunks_bot ON chunks (bot_id);
 CREATE INDEX chunks_terms ON chunks USING gin (terms);
