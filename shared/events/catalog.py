@@ -24,6 +24,7 @@ class EventType:
     producer: str
     consumers: tuple[str, ...]
     description: str = ""
+    sensitive: tuple[str, ...] = ()
     validator: Draft202012Validator = field(compare=False, repr=False, default=None)  # type: ignore[assignment]
 
 
@@ -81,6 +82,7 @@ def load_catalog(directory: Path = EVENTS_DIR) -> Catalog:
             producer=item.get("producer", ""),
             consumers=tuple(item.get("consumers") or ()),
             description=item.get("description", ""),
+            sensitive=tuple(item.get("sensitive") or ()),
             validator=Draft202012Validator(schema, format_checker=FormatChecker()),
         )
     return Catalog(entries)

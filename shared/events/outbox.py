@@ -142,5 +142,12 @@ async def send_pending(
                 " WHERE event_id = %s",
                 (event.id,),
             )
+            entry = default_catalog().entries.get(event.type)
+            if entry is not None and entry.sensitive:
+                # Secrets (a reset link) stay in the table only until they are handed over.
+                await conn.execute(
+                    "UPDATE outbox SET data = data - %s::text[] WHERE event_id = %s",
+                    (list(entry.sensitive), event.id),
+                )
             sent += 1
     return sent

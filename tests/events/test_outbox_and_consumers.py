@@ -264,3 +264,28 @@ async def test_consumer_accepts_valid_event(
     response = await client.post("/", headers=headers, content=body)
     assert response.status_code == 202
     assert len(got) == 1
+
+
+async def test_sensitive_fields_leave_the_outbox_once_sent(pool: AsyncConnectionPool) -> None:
+    ingress = FakeBrokerIngress()
+    data = {
+        "user_id": str(uuid.uuid4()),
+        "email": "a@example.com",
+        "reset_url": "http://x/reset#token=secret-token-123",
+        "expires_at": "2030-01-01T00:00:00+00:00",
+    }
+    async with pool.connection() as conn, conn.transaction():
+        event = await record(conn, "dev.protostar.password_reset.requested", "/auth", data)
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT data->>'reset_url' FROM outbox WHERE event_id = %s", (event.id,)
+        )
+        assert await cur.fetchone() == (data["reset_url"],)  # until it is handed over
+    assert await send_pending(pool, ingress.client(), event_ids=[event.id]) == 1
+    assert ingress.accepted[0].json()["reset_url"] == data["reset_url"]
+    async with pool.connection() as conn:
+        cur = await conn.execute("SELECT data FROM outbox WHERE event_id = %s", (event.id,))
+        row = await cur.fetchone()
+    assert row is not None
+    assert "reset_url" not in row[0]
+    assert row[0]["user_id"] == data["user_id"]
