@@ -149,18 +149,14 @@ async def runtime(
     """The real local runtime (``task up``) in its own process; yields its broker URL."""
     data = work / "data"
     manifests = _manifests(work / "manifests", namespace, subscriber_url)
+    from shared.settings import Settings
+
+    # A fresh terminal's environment: no Protostar setting of the calling process.
+    settings = {n.upper() for n in Settings.model_fields} | {"K_SINK", "BROKER_URL"}
     child_env = {
         k: v
         for k, v in os.environ.items()
-        if k
-        not in (
-            "DATABASE_URL",
-            "REDIS_URL",
-            "RABBITMQ_URL",
-            "K_SINK",
-            "BROKER_URL",
-            "BROKER_BACKEND",
-        )
+        if k.upper() not in settings and not k.startswith("SERVICE_URL_")
     }
     child_env.update(
         {

@@ -12,16 +12,16 @@ from shared.settings import check_data_dir, load_settings, redact_url
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in (
-        "DATABASE_URL",
-        "DATABASE_MIGRATE_URL",
-        "REDIS_URL",
-        "RABBITMQ_URL",
-        "OBJECT_STORE_URL",
-        "PROTOSTAR_PORT",
-        "PROTOSTAR_DATA",
-        "S3_ENDPOINT_URL",
-    ):
+    """No setting from this process's environment (other tests set some) reaches these."""
+    from shared.settings import Settings
+
+    for name in [
+        *(n.upper() for n in Settings.model_fields),
+        "K_SINK",
+        "BROKER_URL",
+        "EMBEDDER_URL",
+        "SERVICE_URL_EMBEDDER",
+    ]:
         monkeypatch.delenv(name, raising=False)
 
 
