@@ -8,8 +8,6 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from psycopg import OperationalError
-from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -24,6 +22,18 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 def error_response(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+def _database_down(exc: Exception) -> bool:
+    """A lost or refused database connection (imported late: not every function has one)."""
+    import sys
+
+    psycopg = sys.modules.get("psycopg")
+    pool = sys.modules.get("psycopg_pool")
+    return bool(
+        (psycopg and isinstance(exc, psycopg.OperationalError))
+        or (pool and isinstance(exc, pool.PoolTimeout))
+    )
 
 
 def endpoint(handler: Handler) -> Handler:
@@ -45,11 +55,11 @@ def endpoint(handler: Handler) -> Handler:
             status = exc.status_code
             code = "bad_request" if exc.status_code == 400 else "http_error"
             return error_response(exc.status_code, code, str(exc.detail))
-        except (OperationalError, PoolTimeout):
-            status = 503
-            log.warning("database unavailable", exc_info=True)
-            return error_response(503, "unavailable", "the database is unavailable; retry")
-        except Exception:
+        except Exception as exc:
+            if _database_down(exc):
+                status = 503
+                log.warning("database unavailable", exc_info=True)
+                return error_response(503, "unavailable", "the database is unavailable; retry")
             log.exception("unhandled error")
             return error_response(500, "internal", "internal error")
         finally:

@@ -119,3 +119,33 @@ def test_function_import_stays_light() -> None:
         "redis",
     }
     assert not heavy & modules
+
+
+async def test_a_lost_database_is_503_and_other_errors_500() -> None:
+    import httpx
+    import psycopg
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from shared.http import endpoint
+
+    @endpoint
+    async def down(_: Request) -> Response:
+        raise psycopg.OperationalError("connection refused")
+
+    @endpoint
+    async def bug(_: Request) -> Response:
+        raise KeyError("oops")
+
+    app = Starlette(routes=[Route("/down", down), Route("/bug", bug)])
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://x"
+    ) as client:
+        lost = await client.get("/down")
+        broken = await client.get("/bug")
+    assert lost.status_code == 503
+    assert lost.json()["error"]["code"] == "unavailable"
+    assert broken.status_code == 500
+    assert "oops" not in broken.text
