@@ -59,11 +59,12 @@ async def ok(_: Request) -> Response:
     return Response(b"fine")
 
 
-async def test_slots_come_back_after_upstream_stalls_mid_body() -> None:
+@contextlib.asynccontextmanager
+async def edge_to(upstream: Starlette) -> AsyncIterator[tuple[httpx.AsyncClient, StubService]]:
+    """``upstream`` served over real HTTP, reached through an Activator in front of it."""
     port = free_port()
-    app = Starlette(routes=[Route("/stall", stalls), Route("/ok", ok)])
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", lifespan="off")
+        uvicorn.Config(upstream, host="127.0.0.1", port=port, log_level="error", lifespan="off")
     )
     task = asyncio.create_task(server.serve())
     while not server.started:
@@ -79,45 +80,29 @@ async def test_slots_come_back_after_upstream_stalls_mid_body() -> None:
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=front), base_url="http://edge", timeout=10
         ) as client:
-            for _ in range(3):  # more stalled requests than there are slots
-                with contextlib.suppress(httpx.HTTPError):
-                    await client.get("/stall")
-            assert svc.in_flight == 0
-            response = await asyncio.wait_for(client.get("/ok"), 5)
-            assert response.text == "fine"
-            assert svc.in_flight == 0
+            yield client, svc
     finally:
         await activator.close()
         server.should_exit = True
         await task
+
+
+async def test_slots_come_back_after_upstream_stalls_mid_body() -> None:
+    upstream = Starlette(routes=[Route("/stall", stalls), Route("/ok", ok)])
+    async with edge_to(upstream) as (client, svc):
+        for _ in range(3):  # more stalled requests than there are slots
+            with contextlib.suppress(httpx.HTTPError):
+                await client.get("/stall")
+        assert svc.in_flight == 0
+        response = await asyncio.wait_for(client.get("/ok"), 5)
+        assert response.text == "fine"
+        assert svc.in_flight == 0
 
 
 async def test_the_path_is_forwarded_as_the_client_sent_it() -> None:
     async def echo(request: Request) -> Response:
         return Response(request.scope["raw_path"])
 
-    port = free_port()
-    app = Starlette(routes=[Route("/{path:path}", echo)])
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", lifespan="off")
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-    svc = StubService(port)
-    activator = Activator()
-
-    async def edge(request: Request) -> Response:
-        return await activator.forward(svc, request)  # type: ignore[arg-type]
-
-    front = Starlette(routes=[Route("/{path:path}", edge)])
-    try:
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=front), base_url="http://edge"
-        ) as client:
-            response = await client.get("/api/bots/a%2Fb/documents?x=1")
-        assert response.text == "/api/bots/a%2Fb/documents"
-    finally:
-        await activator.close()
-        server.should_exit = True
-        await task
+    async with edge_to(Starlette(routes=[Route("/{path:path}", echo)])) as (client, _svc):
+        response = await client.get("/api/bots/a%2Fb/documents?x=1")
+    assert response.text == "/api/bots/a%2Fb/documents"
