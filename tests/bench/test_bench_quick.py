@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
@@ -15,12 +16,13 @@ from tests.conftest import ROOT
 pytestmark = pytest.mark.e2e
 
 
-def test_quick_broker_bench_reports_every_figure(rabbitmq_url: str) -> None:
-    # Each bench runs once in CI: this one the broker, the tests below the others.
+def run_quick(bench: str, env: dict[str, str] | None = None) -> tuple[dict[str, Any], str]:
+    """``task bench -- --quick --only <bench>``: (that bench's report, the printed table)."""
     before = set((ROOT / "bench" / "results").glob("*.json"))
     done = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--only", "broker"],
+        [sys.executable, "-m", "bench", "--quick", "--only", bench],
         cwd=ROOT,
+        env={**os.environ, **(env or {})},
         capture_output=True,
         text=True,
         timeout=600,
@@ -29,8 +31,13 @@ def test_quick_broker_bench_reports_every_figure(rabbitmq_url: str) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     after = set((ROOT / "bench" / "results").glob("*.json")) - before
     assert len(after) == 1
-    report = json.loads(after.pop().read_text())
-    broker = report["benches"]["broker"]
+    report: dict[str, Any] = json.loads(after.pop().read_text())["benches"][bench]
+    return report, done.stdout
+
+
+def test_quick_broker_bench_reports_every_figure(rabbitmq_url: str) -> None:
+    # Each bench runs once in CI: this one the broker, the tests below the others.
+    broker, stdout = run_quick("broker")
     names = {row["name"] for row in broker["rows"]}
     assert names == {
         "raw aio-pika (confirms + consume)",
@@ -43,24 +50,11 @@ def test_quick_broker_bench_reports_every_figure(rabbitmq_url: str) -> None:
         assert row["p95_ms"] >= row["p50_ms"] > 0
         if row["name"] != broker["baseline"]:
             assert row["rate_vs_raw"] > 0
-    assert "| runtime, RabbitMQ backend" in done.stdout
+    assert "| runtime, RabbitMQ backend" in stdout
 
 
 def test_quick_quota_bench_reports_every_figure(external_redis_url: str) -> None:
-    before = set((ROOT / "bench" / "results").glob("*.json"))
-    done = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--only", "quotas"],
-        cwd=ROOT,
-        env={**os.environ, "BENCH_REDIS_URL": external_redis_url},
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    after = set((ROOT / "bench" / "results").glob("*.json")) - before
-    assert len(after) == 1
-    quotas = json.loads(after.pop().read_text())["benches"]["quotas"]
+    quotas, stdout = run_quick("quotas", {"BENCH_REDIS_URL": external_redis_url})
     assert quotas["baseline"] == "raw Redis INCR"
     redis_rows = {
         (row["name"], row["mode"]): row for row in quotas["rows"] if "checks_per_s" in row
@@ -85,23 +79,11 @@ def test_quick_quota_bench_reports_every_figure(external_redis_url: str) -> None
     else:
         (row,) = argon2
         assert row["hashes_per_s_per_core"] > 0
-    assert "| quota check-and-consume" in done.stdout
+    assert "| quota check-and-consume" in stdout
 
 
 def test_quick_embedder_bench_reports_every_figure() -> None:
-    before = set((ROOT / "bench" / "results").glob("*.json"))
-    done = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--only", "embedder"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    after = set((ROOT / "bench" / "results").glob("*.json")) - before
-    assert len(after) == 1
-    embedder = json.loads(after.pop().read_text())["benches"]["embedder"]
+    embedder, stdout = run_quick("embedder")
     rows = {row["name"]: row for row in embedder["rows"]}
     raw = rows["raw sentence-transformers encode"]
     served = rows["embedder function over HTTP"]
@@ -126,4 +108,4 @@ def test_quick_embedder_bench_reports_every_figure() -> None:
         if row["name"] != "raw aiohttp POST to fake Gemini":
             assert "overhead_p50_ms" in row
             assert row["rate_vs_raw"] > 0
-    assert "| embedder function over HTTP" in done.stdout
+    assert "| embedder function over HTTP" in stdout
