@@ -466,6 +466,14 @@ def document(server_url: str = "/") -> Json:
                 op_id="getPublicBot",
             )
             | {"parameters": [BOT]},
+            "options": _op(
+                "CORS preflight: granted (204) only to the bot's allowed origins, else 403",
+                "bots",
+                {"204": {"description": "Preflight granted"}, **_errors(403, 404)},
+                auth=False,
+                op_id="preflightPublicBot",
+            )
+            | {"parameters": [BOT]},
         },
         "/api/bots/{bot}/documents": {
             "post": _op(

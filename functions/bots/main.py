@@ -6,6 +6,7 @@ from starlette.responses import JSONResponse, Response
 
 from shared.accounts.context import authenticate
 from shared.bots.service import BotService, bot_service
+from shared.cors import CorsPolicy
 from shared.http import Router, endpoint, json_body
 from shared.logs import configure_logging
 from shared.resources import get_resources
@@ -49,9 +50,23 @@ async def update_bot(request: Request) -> Response:
     return JSONResponse(bot.owner_view(), headers=NO_STORE)
 
 
+async def _cors(service: BotService, slug: str) -> CorsPolicy:
+    """CORS for exactly the origins the bot's owner allows to embed it."""
+    return CorsPolicy(await service.allowed_origins(slug), methods=("GET",))
+
+
 async def public_bot(request: Request) -> Response:
-    bot = await (await _service()).public(request.path_params["bot"])
-    return JSONResponse(bot.public(), headers=PUBLIC_CACHE)
+    service = await _service()
+    slug = request.path_params["bot"]
+    bot = await service.public(slug)
+    response = JSONResponse(bot.public(), headers=PUBLIC_CACHE)
+    (await _cors(service, slug)).apply(request.headers, response.headers)
+    return response
+
+
+async def public_bot_preflight(request: Request) -> Response:
+    service = await _service()
+    return (await _cors(service, request.path_params["bot"])).preflight(request.headers)
 
 
 router = Router(
@@ -61,6 +76,7 @@ router = Router(
         ("GET", "/api/bots/{bot}", get_bot),
         ("PATCH", "/api/bots/{bot}", update_bot),
         ("GET", "/api/bots/{bot}/public", public_bot),
+        ("OPTIONS", "/api/bots/{bot}/public", public_bot_preflight),
     ]
 )
 

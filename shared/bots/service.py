@@ -235,6 +235,18 @@ class BotService:
             language=row["language"],
         )
 
+    async def allowed_origins(self, slug: str) -> tuple[str, ...]:
+        """The exact origins allowed to embed bot ``slug`` (its CORS and frame-ancestors
+        list), for anyone; 404 when there is no such bot."""
+        if not validation.is_slug(slug):
+            raise NotFound("no such bot", code="bot_not_found")
+        async with self.pool.connection() as conn:
+            cur = await conn.execute("SELECT allowed_origins FROM bot_allowed_origins(%s)", (slug,))
+            row = await cur.fetchone()
+        if row is None:
+            raise NotFound("no such bot", code="bot_not_found")
+        return tuple(str(origin) for origin in row[0])
+
 
 async def bot_service(resources: Resources) -> BotService:
     return BotService(await resources.pool())

@@ -20,7 +20,12 @@ def _public_functions() -> set[str]:
     from shared.runtime.topology import build_topology
 
     topology = build_topology(load_manifests(ROOT / "knative" / "base"))
-    return {s.function for s in topology.services.values() if s.surface != "internal"}
+    # web serves pages and static files (/, /b/{bot}, /widget.js, ...), not the API.
+    return {
+        s.function
+        for s in topology.services.values()
+        if s.surface != "internal" and s.function != "web"
+    }
 
 
 def _routes() -> set[tuple[str, str]]:
