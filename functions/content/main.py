@@ -95,9 +95,10 @@ async def get_document(request: Request) -> Response:
 
 async def delete_document(request: Request) -> Response:
     principal = authenticate(request, "access")
-    await (await _service()).delete(
+    event_id = await (await _service()).delete(
         principal, request.path_params["bot"], request.path_params["id"]
     )
+    await _send_after_commit([event_id])
     return Response(status_code=204)
 
 

@@ -24,6 +24,7 @@ log = logging.getLogger("protostar.content")
 
 SOURCE = "/protostar/content"
 UPLOADED = "dev.protostar.document.uploaded"
+DELETED = "dev.protostar.document.deleted"
 
 
 def _owner(principal: Principal) -> str:
@@ -161,8 +162,9 @@ class ContentService:
             raise NotFound("no such document", code="document_not_found")
         return view(row)
 
-    async def delete(self, principal: Principal, slug: str, raw_id: str) -> None:
-        """Remove the row, its chunks and vectors (one transaction), then the original."""
+    async def delete(self, principal: Principal, slug: str, raw_id: str) -> str:
+        """Remove the row, its chunks and vectors and record the ``document.deleted``
+        event (one transaction), then the original; returns the event's id."""
         owner = _owner(principal)
         doc_id = _doc_id(raw_id)
         async with self.pool.connection() as conn, conn.transaction():
@@ -172,9 +174,17 @@ class ContentService:
                 (doc_id, bot_id),
             )
             row = await cur.fetchone()
-        if row is None:
-            raise NotFound("no such document", code="document_not_found")
+            if row is None:
+                raise NotFound("no such document", code="document_not_found")
+            event = await outbox.record(
+                conn,
+                DELETED,
+                SOURCE,
+                {"document_id": doc_id, "bot_id": bot_id, "owner_id": owner},
+                subject=doc_id,
+            )
         await self.store.delete_prefix(row[0].rsplit("/", 1)[0] + "/")
+        return event.id
 
     async def reindex(self, principal: Principal, slug: str) -> tuple[dict[str, Any], list[str]]:
         """Re-embed every document (after a model change). The bot's old vectors go at
