@@ -178,6 +178,11 @@ class Settings(BaseSettings):
     password_reset_ttl: int = Field(1800, ge=300, le=86400, description="Seconds")
     quota_timezone: str = Field("Asia/Seoul", description="The day of daily quotas")
 
+    # Audit log ---------------------------------------------------------------------
+    audit_dir: Path | None = Field(
+        None, description="Directory of the hash-chained audit files; <data>/audit"
+    )
+
     # Secrets -----------------------------------------------------------------------
     secrets_dir: Path | None = Field(None, description="Directory of secret files; <data>/secrets")
 
@@ -256,6 +261,10 @@ class Settings(BaseSettings):
     @property
     def data_dir(self) -> Path:
         return self.protostar_data.expanduser().absolute()
+
+    @property
+    def audit_path(self) -> Path:
+        return (self.audit_dir or self.data_dir / "audit").expanduser().absolute()
 
     @property
     def secrets_path(self) -> Path:
