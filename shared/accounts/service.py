@@ -198,10 +198,12 @@ class AccountService:
         if self.redis is None:
             return
         try:
+            # SET NX EX then INCR in one MULTI: the window starts at the first hit. (Not
+            # EXPIRE ... NX, which needs Redis 7; the embedded server is 6.2.)
             pipe = self.redis.pipeline()
+            pipe.set(key, 0, ex=window, nx=True)
             pipe.incr(key)
-            pipe.expire(key, window, nx=True)
-            count, _ = await pipe.execute()
+            _, count = await pipe.execute()
         except Exception as exc:
             raise ServiceUnavailable("rate limiting is unavailable; try again shortly") from exc
         if int(count) > limit:
@@ -569,8 +571,13 @@ class AccountService:
         async with self.pool.connection() as conn, conn.transaction():
             await self.user_by_id(conn, principal.subject, lock=True)  # serializes the count
             if not principal.is_admin:
+                # Redeemed and still open codes count; expired unused ones do not (the
+                # hourly token-cleanup deletes them, so counting them would make the
+                # limit depend on when it last ran).
                 cur = await conn.execute(
-                    "SELECT count(*) FROM invites WHERE issued_by = %s", (principal.subject,)
+                    "SELECT count(*) FROM invites WHERE issued_by = %s "
+                    "AND (redeemed_at IS NOT NULL OR expires_at > now())",
+                    (principal.subject,),
                 )
                 row = await cur.fetchone()
                 if row is not None and row[0] >= self.invites_per_protostar:
