@@ -30,7 +30,8 @@ log = logging.getLogger("protostar.bots")
 
 _COLUMNS = (
     "id, owner_id, slug, name, persona, greeting, suggested_questions, language, "
-    "allowed_origins, discoverable, discord_webhook, created_at, updated_at"
+    "allowed_origins, discoverable, discord_webhook, discord_webhook_disabled_at, "
+    "discord_webhook_disabled_reason, created_at, updated_at"
 )
 _SELECT = sql.SQL("SELECT {} FROM bots ").format(sql.SQL(_COLUMNS))
 _LIST = _SELECT + sql.SQL("WHERE owner_id = %s ORDER BY created_at, slug")
@@ -73,9 +74,14 @@ class Bot:
     discord_webhook: str | None
     created_at: datetime
     updated_at: datetime
+    # Set by notify when Discord said the webhook is gone; cleared by setting one again.
+    discord_webhook_disabled_at: datetime | None = None
+    discord_webhook_disabled_reason: str | None = None
 
     def owner_view(self) -> dict[str, Any]:
-        """Everything, for the owner (the webhook included: it is theirs to see)."""
+        """Everything, for the owner (the webhook included: it is theirs to see), and
+        whether notify stopped using the webhook, and why."""
+        disabled_at = self.discord_webhook_disabled_at
         return {
             "id": self.id,
             "slug": self.slug,
@@ -87,6 +93,8 @@ class Bot:
             "allowed_origins": list(self.allowed_origins),
             "discoverable": self.discoverable,
             "discord_webhook": self.discord_webhook,
+            "discord_webhook_disabled_at": disabled_at.isoformat() if disabled_at else None,
+            "discord_webhook_disabled_reason": self.discord_webhook_disabled_reason,
             "created_at": self.created_at.isoformat(),
             "updated_at": self.updated_at.isoformat(),
         }
@@ -107,6 +115,8 @@ def _bot(row: Mapping[str, Any]) -> Bot:
         discord_webhook=row["discord_webhook"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        discord_webhook_disabled_at=row["discord_webhook_disabled_at"],
+        discord_webhook_disabled_reason=row["discord_webhook_disabled_reason"],
     )
 
 
@@ -192,14 +202,19 @@ class BotService:
         changes = validation.changes(body, slug)
         if not changes:
             return await self.get(principal, slug)
+        assignments: list[sql.Composable] = [
+            sql.SQL("{} = %s").format(sql.Identifier(column)) for column in changes
+        ]
+        if "discord_webhook" in changes:
+            # A webhook set (again) or removed: whatever notify disabled is history.
+            assignments.append(
+                sql.SQL(
+                    "discord_webhook_disabled_at = NULL, discord_webhook_disabled_reason = NULL"
+                )
+            )
         query = sql.SQL(
             "UPDATE bots SET {}, updated_at = now() WHERE slug = %s AND owner_id = %s RETURNING {}"
-        ).format(
-            sql.SQL(", ").join(
-                sql.SQL("{} = %s").format(sql.Identifier(column)) for column in changes
-            ),
-            sql.SQL(_COLUMNS),
-        )
+        ).format(sql.SQL(", ").join(assignments), sql.SQL(_COLUMNS))
         params = [*(_param(c, v) for c, v in changes.items()), slug, owner_id]
         async with self.pool.connection() as conn, conn.transaction():
             await act_as(conn, owner_id)

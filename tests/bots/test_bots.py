@@ -92,6 +92,8 @@ async def test_protostar_creates_reads_lists_and_updates_a_bot(
         "allowed_origins",
         "discoverable",
         "discord_webhook",
+        "discord_webhook_disabled_at",
+        "discord_webhook_disabled_reason",
         "created_at",
         "updated_at",
     }
@@ -159,6 +161,8 @@ async def test_a_minimal_bot_gets_the_defaults(
         "allowed_origins": [],
         "discoverable": False,
         "discord_webhook": None,
+        "discord_webhook_disabled_at": None,
+        "discord_webhook_disabled_reason": None,
     }
 
 
