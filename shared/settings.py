@@ -12,12 +12,20 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import SplitResult, urlsplit
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.errors import SettingsError
@@ -26,6 +34,9 @@ _PG_SCHEMES = ("postgresql", "postgres")
 _REDIS_SCHEMES = ("redis", "rediss", "unix")
 _AMQP_SCHEMES = ("amqp", "amqps")
 _STORE_SCHEMES = ("file", "s3")
+_DISCORD_WEBHOOK = re.compile(
+    r"https://(?:discord\.com|discordapp\.com)/api/(?:v[0-9]{1,2}/)?webhooks/[0-9]{1,25}/[A-Za-z0-9_-]{1,128}"
+)
 
 
 def redact_url(url: str) -> str:
@@ -196,6 +207,23 @@ class Settings(BaseSettings):
     def _redis_url(cls, value: str | None) -> str | None:
         if value in (None, ""):
             return None
+    # Notifications (notify) --------------------------------------------------------
+    discord_operator_webhook: SecretStr | None = Field(
+        None, description="The operator's Discord webhook: signups, invites, failures"
+    )
+    discord_api_url: str = Field(
+        "https://discord.com/api", description="Discord API base webhooks are posted to"
+    )
+    smtp_host: str | None = Field(None, description="SMTP server; unset: mails are logged")
+    smtp_port: int | None = Field(None, ge=1, le=65535, description="587, or 465 with SMTP_TLS")
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str | None = Field(None, description="From: of every mail; required with SMTP")
+    smtp_starttls: bool = Field(True, description="Require STARTTLS (unless SMTP_TLS)")
+    smtp_tls: bool = Field(False, description="Implicit TLS from the first byte (port 465)")
+    smtp_timeout: float = Field(15.0, gt=0, le=120, description="Seconds per SMTP command")
+    notify_digest_email: bool = Field(False, description="Also mail the daily digest")
+
         parts = _split(value, _REDIS_SCHEMES, "redis://[:password@]host:6379/0")
         if parts.scheme != "unix" and not parts.hostname:
             raise ValueError("has no host; expected redis://[:password@]host:6379/0")
@@ -275,6 +303,48 @@ class Settings(BaseSettings):
         return self.database_migrate_url or self.database_url
 
     @property
+    @field_validator("discord_operator_webhook")
+    @classmethod
+    def _discord_webhook(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if not _DISCORD_WEBHOOK.fullmatch(value.get_secret_value().strip()):
+            raise ValueError("must be https://discord.com/api/webhooks/<id>/<token>")
+        return SecretStr(value.get_secret_value().strip())
+
+    @field_validator("discord_api_url")
+    @classmethod
+    def _discord_api_url(cls, value: str) -> str:
+        parts = _split(value, ("http", "https"), "https://discord.com/api")
+        if not parts.hostname:
+            raise ValueError("has no host; expected https://discord.com/api")
+        return value.rstrip("/")
+
+    @field_validator("smtp_host", "smtp_username", "smtp_from")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return None if value is None or not value.strip() else value.strip()
+
+    @field_validator("smtp_from")
+    @classmethod
+    def _smtp_from(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from email.utils import parseaddr
+
+        _, address = parseaddr(value)
+        if "@" not in address or any(c in value for c in "\r\n"):
+            raise ValueError("must be an address, e.g. 'Protostar <no-reply@example.com>'")
+        return value
+
+    @model_validator(mode="after")
+    def _smtp_complete(self) -> Settings:
+        if self.smtp_host and not self.smtp_from:
+            raise ValueError("SMTP_FROM: is required when SMTP_HOST is set")
+        if (self.smtp_username is None) != (self.smtp_password is None):
+            raise ValueError("SMTP_USERNAME: SMTP_USERNAME and SMTP_PASSWORD go together")
+        return self
+
     def object_store(self) -> str:
         return self.object_store_url or (self.data_dir / "objects").as_uri()
 
@@ -289,7 +359,6 @@ def _one_line(exc: ValidationError) -> str:
     Never includes the offending value: it may hold a password.
     """
     first = exc.errors(include_url=False, include_input=False)[0]
-    name = str(first["loc"][0]).upper() if first["loc"] else "settings"
     message = str(first["msg"]).removeprefix("Value error, ")
     return f"{name}: {message}"
 
@@ -300,6 +369,10 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as exc:
         raise SettingsError(_one_line(exc)) from None
+    @property
+    def smtp_effective_port(self) -> int:
+        return self.smtp_port or (465 if self.smtp_tls else 587)
+
 
 
 @functools.cache
@@ -309,6 +382,9 @@ def get_settings() -> Settings:
 
 
 def check_data_dir(path: Path) -> None:
+    if not first["loc"] and re.match(r"[A-Z][A-Z0-9_]*: ", message):
+        return message  # a check across settings names the one to change itself
+    name = str(first["loc"][0]).upper() if first["loc"] else "settings"
     """Refuse a data directory that cannot be created or written, creating nothing.
 
     Works as root too (where permission bits do not say no): the nearest existing
