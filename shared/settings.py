@@ -194,19 +194,6 @@ class Settings(BaseSettings):
         None, description="Directory of the hash-chained audit files; <data>/audit"
     )
 
-    # Secrets -----------------------------------------------------------------------
-    secrets_dir: Path | None = Field(None, description="Directory of secret files; <data>/secrets")
-
-    @field_validator("database_url", "database_migrate_url")
-    @classmethod
-    def _database_url(cls, value: str | None) -> str | None:
-        return None if value in (None, "") else _check_database_url(value)
-
-    @field_validator("redis_url")
-    @classmethod
-    def _redis_url(cls, value: str | None) -> str | None:
-        if value in (None, ""):
-            return None
     # Notifications (notify) --------------------------------------------------------
     discord_operator_webhook: SecretStr | None = Field(
         None, description="The operator's Discord webhook: signups, invites, failures"
@@ -224,6 +211,19 @@ class Settings(BaseSettings):
     smtp_timeout: float = Field(15.0, gt=0, le=120, description="Seconds per SMTP command")
     notify_digest_email: bool = Field(False, description="Also mail the daily digest")
 
+    # Secrets -----------------------------------------------------------------------
+    secrets_dir: Path | None = Field(None, description="Directory of secret files; <data>/secrets")
+
+    @field_validator("database_url", "database_migrate_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        return None if value in (None, "") else _check_database_url(value)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
         parts = _split(value, _REDIS_SCHEMES, "redis://[:password@]host:6379/0")
         if parts.scheme != "unix" and not parts.hostname:
             raise ValueError("has no host; expected redis://[:password@]host:6379/0")
@@ -285,24 +285,6 @@ class Settings(BaseSettings):
             raise ValueError("has no host; expected http(s)://host[:port]")
         return value.rstrip("/")
 
-    # Derived values ------------------------------------------------------------------
-    @property
-    def data_dir(self) -> Path:
-        return self.protostar_data.expanduser().absolute()
-
-    @property
-    def audit_path(self) -> Path:
-        return (self.audit_dir or self.data_dir / "audit").expanduser().absolute()
-
-    @property
-    def secrets_path(self) -> Path:
-        return (self.secrets_dir or self.data_dir / "secrets").expanduser().absolute()
-
-    @property
-    def migrate_url(self) -> str | None:
-        return self.database_migrate_url or self.database_url
-
-    @property
     @field_validator("discord_operator_webhook")
     @classmethod
     def _discord_webhook(cls, value: SecretStr | None) -> SecretStr | None:
@@ -345,12 +327,34 @@ class Settings(BaseSettings):
             raise ValueError("SMTP_USERNAME: SMTP_USERNAME and SMTP_PASSWORD go together")
         return self
 
+    # Derived values ------------------------------------------------------------------
+    @property
+    def data_dir(self) -> Path:
+        return self.protostar_data.expanduser().absolute()
+
+    @property
+    def audit_path(self) -> Path:
+        return (self.audit_dir or self.data_dir / "audit").expanduser().absolute()
+
+    @property
+    def secrets_path(self) -> Path:
+        return (self.secrets_dir or self.data_dir / "secrets").expanduser().absolute()
+
+    @property
+    def migrate_url(self) -> str | None:
+        return self.database_migrate_url or self.database_url
+
+    @property
     def object_store(self) -> str:
         return self.object_store_url or (self.data_dir / "objects").as_uri()
 
     @property
     def public_base_url(self) -> str:
         return self.public_url or f"http://{self.protostar_host}:{self.protostar_port}"
+
+    @property
+    def smtp_effective_port(self) -> int:
+        return self.smtp_port or (465 if self.smtp_tls else 587)
 
 
 def _one_line(exc: ValidationError) -> str:
@@ -360,6 +364,9 @@ def _one_line(exc: ValidationError) -> str:
     """
     first = exc.errors(include_url=False, include_input=False)[0]
     message = str(first["msg"]).removeprefix("Value error, ")
+    if not first["loc"] and re.match(r"[A-Z][A-Z0-9_]*: ", message):
+        return message  # a check across settings names the one to change itself
+    name = str(first["loc"][0]).upper() if first["loc"] else "settings"
     return f"{name}: {message}"
 
 
@@ -369,10 +376,6 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as exc:
         raise SettingsError(_one_line(exc)) from None
-    @property
-    def smtp_effective_port(self) -> int:
-        return self.smtp_port or (465 if self.smtp_tls else 587)
-
 
 
 @functools.cache
@@ -382,9 +385,6 @@ def get_settings() -> Settings:
 
 
 def check_data_dir(path: Path) -> None:
-    if not first["loc"] and re.match(r"[A-Z][A-Z0-9_]*: ", message):
-        return message  # a check across settings names the one to change itself
-    name = str(first["loc"][0]).upper() if first["loc"] else "settings"
     """Refuse a data directory that cannot be created or written, creating nothing.
 
     Works as root too (where permission bits do not say no): the nearest existing
