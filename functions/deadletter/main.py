@@ -1,23 +1,30 @@
-"""deadletter: the broker's dead-letter sink; keeps every failed event for replay."""
+"""deadletter: the broker's dead-letter sink; keeps every failed event for replay, and
+gives up on the document of a dead-lettered document.uploaded (status failed)."""
 
 import logging
 
 import functions_framework.aio
 
+from shared.content.failure import UPLOADED, give_up
 from shared.events import deadletters
 from shared.events.cloudevent import CloudEvent
+from shared.events.outbox import BrokerClient, send_pending
 from shared.events.receive import cloudevent_endpoint
 from shared.logs import configure_logging
 from shared.resources import get_resources
 
 configure_logging("deadletter")
 log = logging.getLogger("protostar.deadletter")
+_broker: BrokerClient | None = None
 
 
 @functions_framework.aio.http
 @cloudevent_endpoint(allow_unknown=True)
 async def deadletter(event: CloudEvent) -> None:
-    kept = await deadletters.record(await get_resources("deadletter").pool(), event)
+    global _broker
+    res = get_resources("deadletter")
+    pool = await res.pool()
+    kept = await deadletters.record(pool, event)
     log.warning(
         "dead letter kept" if kept else "dead letter already kept",
         extra={
@@ -27,3 +34,15 @@ async def deadletter(event: CloudEvent) -> None:
             "code": event.attributes.get("knativeerrorcode"),
         },
     )
+    if event.type != UPLOADED:
+        return
+    # Also on a repeated dead letter: giving up is idempotent, and a crash between the
+    # two steps must not leave the document waiting forever.
+    outcome = await give_up(pool, event)
+    log.info("document given up", extra={"event_id": event.id, "outcome": outcome})
+    if outcome == "failed" and res.settings.broker_url:
+        _broker = _broker or BrokerClient(res.settings.broker_url)
+        try:  # document.failed; outbox-relay re-sends it if this fails
+            await send_pending(pool, _broker, limit=20)
+        except Exception:
+            log.warning("event not sent after commit; outbox-relay will", exc_info=True)

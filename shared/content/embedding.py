@@ -15,6 +15,13 @@ from dataclasses import dataclass
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from shared.content.failure import (
+    CONSUMER,
+    SOURCE,
+    act_as,
+    already_processed,
+    fail_document,
+)
 from shared.documents import chunk, extract, terms
 from shared.documents.errors import DocumentError
 from shared.documents.model import MediaType
@@ -27,9 +34,6 @@ from shared.storage.base import ObjectStore
 
 log = logging.getLogger("protostar.embed")
 
-CONSUMER = "embed"
-SOURCE = "/protostar/embed"
-
 
 @dataclass(frozen=True)
 class Prepared:
@@ -41,18 +45,6 @@ class Prepared:
 
 def _vector(values: list[float]) -> str:
     return "[" + ",".join(f"{v:.7g}" for v in values) + "]"
-
-
-async def _act_as(conn: AsyncConnection, owner: str) -> None:
-    await conn.execute("SELECT set_config('app.user_id', %s, true)", (owner,))
-
-
-async def _already_processed(conn: AsyncConnection, event: CloudEvent) -> bool:
-    cur = await conn.execute(
-        "SELECT 1 FROM processed_events WHERE consumer = %s AND source = %s AND event_id = %s",
-        (CONSUMER, event.source, event.id),
-    )
-    return await cur.fetchone() is not None
 
 
 def _prepare(data: bytes, media_type: str, filename: str) -> Prepared:
@@ -75,17 +67,18 @@ async def process(
     doc_id, bot_id, owner = data["document_id"], data["bot_id"], data["owner_id"]
 
     async with pool.connection() as conn, conn.transaction():
-        await _act_as(conn, owner)
+        await act_as(conn, owner)
         # Lock the row first: a concurrent delivery that is committing right now is then
         # waited for, and its claim is seen by the check below (READ COMMITTED takes a
         # fresh snapshot per statement), so a finished document is never set back.
         cur = await conn.execute("SELECT 1 FROM documents WHERE id = %s FOR UPDATE", (doc_id,))
         if await cur.fetchone() is None:
             return "gone"
-        if await _already_processed(conn, event):
+        if await already_processed(conn, event):
             return "duplicate"
         cur = await conn.execute(
-            "UPDATE documents SET status = 'processing', error = NULL, updated_at = now() "
+            "UPDATE documents SET status = 'processing', error = NULL, "
+            "embed_attempts = embed_attempts + 1, updated_at = now() "
             "WHERE id = %s AND bot_id = %s RETURNING object_key, media_type, filename",
             (doc_id, bot_id),
         )
@@ -107,7 +100,7 @@ async def process(
         failure = "the stored original is missing; upload the document again"
 
     async with pool.connection() as conn, conn.transaction():
-        await _act_as(conn, owner)
+        await act_as(conn, owner)
         if not await first_delivery(conn, CONSUMER, event):
             return "duplicate"
         cur = await conn.execute("SELECT 1 FROM documents WHERE id = %s FOR UPDATE", (doc_id,))
@@ -116,21 +109,7 @@ async def process(
         if failure is None and prepared is not None:
             failure = await _mixed_model(conn, bot_id, doc_id, provider.name)
         if failure is not None or prepared is None:
-            reason = (failure or "processing failed")[:1000]
-            await conn.execute(
-                "UPDATE documents SET status = 'failed', error = %s, chunk_count = 0, "
-                "updated_at = now() WHERE id = %s",
-                (reason, doc_id),
-            )
-            await conn.execute("DELETE FROM chunks WHERE document_id = %s", (doc_id,))
-            await outbox.record(
-                conn,
-                "dev.protostar.document.failed",
-                SOURCE,
-                {"document_id": doc_id, "bot_id": bot_id, "reason": reason},
-                subject=doc_id,
-            )
-            log.warning("document failed", extra={"document_id": doc_id, "reason": reason})
+            await fail_document(conn, doc_id, bot_id, failure or "processing failed")
             return "failed"
         await conn.execute("DELETE FROM chunks WHERE document_id = %s", (doc_id,))
         async with conn.cursor() as cursor:

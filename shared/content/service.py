@@ -129,6 +129,9 @@ class ContentService:
                     },
                     subject=doc_id,
                 )
+                await conn.execute(
+                    "UPDATE documents SET embed_event = %s WHERE id = %s", (event.id, doc_id)
+                )
         except BaseException:
             await self.store.delete(key)
             raise
@@ -198,7 +201,8 @@ class ContentService:
             cur = conn.cursor(row_factory=dict_row)
             await cur.execute(
                 "UPDATE documents SET status = 'uploaded', error = NULL, chunk_count = 0, "
-                "embedding_model = NULL, updated_at = now() WHERE bot_id = %s "
+                "embedding_model = NULL, embed_attempts = 0, updated_at = now() "
+                "WHERE bot_id = %s "
                 "RETURNING id, object_key, media_type, size",
                 (bot_id,),
             )
@@ -217,6 +221,9 @@ class ContentService:
                         "reindex": True,
                     },
                     subject=str(row["id"]),
+                )
+                await conn.execute(
+                    "UPDATE documents SET embed_event = %s WHERE id = %s", (event.id, row["id"])
                 )
                 ids.append(event.id)
         return {"documents": len(ids), "status": "reindexing"}, ids
