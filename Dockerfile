@@ -27,6 +27,8 @@ RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin prot
 
 COPY shared/ shared/
 COPY events/ events/
+# Pages, the widget loader and static files (served by the web function).
+COPY web/ web/
 
 ARG FUNCTION
 RUN test -n "$FUNCTION" || { echo "build with --build-arg FUNCTION=<dir under functions/>" >&2; exit 1; }

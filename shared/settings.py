@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     protostar_scale_to_zero: bool = Field(
         False, description="Start Services on first request and stop them when idle"
     )
+    protostar_demo: bool = Field(
+        True, description="First task up creates the demo owner and bot; / is the demo blog"
+    )
 
     # PostgreSQL --------------------------------------------------------------------
     database_url: str | None = Field(

@@ -40,6 +40,8 @@ log = logging.getLogger("protostar.runtime")
 ROOT = Path(__file__).resolve().parents[2]
 EXIT_CONFIG = 2
 EXIT_ALREADY_RUNNING = 3
+# Services the demo's set-up goes through (a trimmed manifest set has no demo).
+DEMO_NEEDS = frozenset({"auth", "users", "bots", "content", "web"})
 
 
 class AlreadyRunning(ProtostarError):
@@ -335,6 +337,8 @@ class LocalRuntime:
             )
             if ready is not None:
                 ready.set()
+            if self.settings.protostar_demo and set(services) >= DEMO_NEEDS:
+                tasks.append(asyncio.create_task(self._demo()))
             await stop.wait()
         finally:
             server.should_exit = True
@@ -352,6 +356,25 @@ class LocalRuntime:
             await client.aclose()
             await activator.close()
             (self.data / "runtime.json").unlink(missing_ok=True)
+
+    async def _demo(self) -> None:
+        """First start: the demo owner, bot and corpus, through the public API."""
+        from shared.web.demo import seed
+
+        host = self.settings.protostar_host
+        local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
+        try:
+            account = await seed(
+                api_url=f"http://{local}:{self.settings.protostar_port}",
+                public_url=self.settings.public_base_url,
+                data_dir=self.data,
+                database_url=self.env["DATABASE_URL"],
+            )
+        except Exception:
+            log.warning("demo not set up; the next start retries", exc_info=True)
+            return
+        if account is not None:
+            print(account.banner(), flush=True)
 
     def _backend(self, namespace: str) -> tuple[str, Any]:
         kind = self.settings.broker_backend

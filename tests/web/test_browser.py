@@ -1,0 +1,433 @@
+"""The web surface in real headless Chromium against the whole running system."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+import pytest
+
+from tests.web.conftest import BOT, System, shot
+
+pytestmark = pytest.mark.e2e
+
+ANSWER_DONE = ".msg.bot[data-done='true']"
+
+
+def answered(scope: Any, nth: int) -> Any:
+    """The nth finished answer; fails at once with the page's message if one is shown."""
+    done = scope.locator(ANSWER_DONE).nth(nth)
+    errors = scope.locator(".msg.error")
+    done.or_(errors.last).first.wait_for(timeout=60_000)
+    if errors.count():
+        pytest.fail(f"the chat page shows an error: {errors.last.inner_text()}")
+    done.wait_for()
+    return done
+
+
+def open_widget(page: Any, system: System, url: str | None = None) -> Any:
+    """Load a blog page, click the launcher, and return the chat iframe's FrameLocator."""
+    page.goto(url or system.url + "/")
+    launcher = page.locator("[data-protostar-widget] button")
+    launcher.click()
+    frame = page.frame_locator("[data-protostar-widget] iframe")
+    frame.locator("html[data-ready='true']").wait_for()
+    return frame
+
+
+def ask(frame: Any, question: str, nth: int) -> Any:
+    frame.locator("#question").fill(question)
+    frame.locator("#question").press("Enter")
+    return answered(frame, nth)
+
+
+# --------------------------------------------------------------------------- demo blog
+
+
+def test_ask_from_the_demo_blog_streams_an_answer_with_citations(
+    chat_api: System, context: Any
+) -> None:
+    page = context.new_page()
+    frame = open_widget(page, chat_api)
+    # Record what the answer showed while it was still streaming (aria-busy="true").
+    frame.locator("#log").evaluate(
+        """log => {
+            window.__seen = [];
+            new MutationObserver(() => {
+                const el = log.querySelector('.msg.bot');
+                if (el) window.__seen.push([el.getAttribute('aria-busy'),
+                    el.querySelector('.answer-body').textContent.length]);
+            }).observe(log, {subtree: true, childList: true, characterData: true,
+                             attributes: true});
+        }"""
+    )
+    answer = ask(frame, "Why did he choose RabbitMQ over Kafka?", 0)
+    assert len(answer.locator(".answer-body").inner_text().strip()) > 20
+    citations = answer.locator(".citation")
+    assert citations.count() >= 1
+    assert citations.first.locator(".cite-title").inner_text().strip()
+    # The snippet expands from its button (keyboard reachable).
+    toggle = citations.first.locator("button[aria-controls]")
+    toggle.press("Enter")
+    assert toggle.get_attribute("aria-expanded") == "true"
+    assert citations.first.locator(".snippet").is_visible()
+    seen = frame.locator("#log").evaluate("() => window.__seen")
+    streamed = [length for busy, length in seen if busy == "true" and length > 0]
+    assert streamed, f"no text was shown before the answer finished: {seen[:20]}"
+    assert int(answer.get_attribute("data-tokens") or 0) >= 1
+    quota = frame.locator("#quota").inner_text()
+    assert re.search(r"\b2\b", quota), quota  # a guest's 3 questions, one used
+    shot(page, "demo-blog-answer")
+
+
+def test_feedback_is_stored(chat_api: System, context: Any) -> None:
+    page = context.new_page()
+    page.goto(f"{chat_api.url}/b/{BOT}")
+    page.locator("html[data-ready='true']").wait_for()
+    page.locator("#question").fill("Has he run Kubernetes in production?")
+    page.locator("#send").click()
+    answer = answered(page, 0)
+    message_id = answer.get_attribute("data-message-id")
+    assert message_id
+    answer.locator("button.thumb[data-rating='down']").click()
+    answer.locator(".feedback[data-stored='down']").wait_for()
+    comment = f"needs more detail {uuid.uuid4().hex[:6]}"
+    answer.locator("textarea.comment").fill(comment)
+    answer.locator(".comment-form button").click()
+    page.wait_for_function(
+        "() => document.querySelector('.feedback p').textContent.length > 0", timeout=10_000
+    )
+    rows = chat_api.sql("SELECT rating, comment FROM feedback WHERE message_id = %s", message_id)
+    assert rows == [("down", comment)]
+    # The conversation survives a reload: the same turn is shown again.
+    page.reload()
+    page.locator("html[data-ready='true']").wait_for()
+    assert page.locator(".msg.user p").first.inner_text().strip() == (
+        "Has he run Kubernetes in production?"
+    )
+    assert page.locator(".msg.bot .answer-body").first.inner_text().strip()
+
+
+def test_a_guests_fourth_question_shows_the_sign_up_path(chat_api: System, context: Any) -> None:
+    page = context.new_page()
+    page.goto(f"{chat_api.url}/b/{BOT}")
+    page.locator("html[data-ready='true']").wait_for()
+    for n, question in enumerate(
+        ["What is his current role?", "주문 API 지연 시간을 얼마나 줄였나요?", "Where is he based?"]
+    ):
+        page.locator("#question").fill(question)
+        page.locator("#send").click()
+        answered(page, n)
+    assert page.locator("#limit").is_hidden()
+    page.locator("#question").fill("What did he build with pgvector?")
+    page.locator("#send").click()
+    limit = page.locator("#limit")
+    limit.wait_for()
+    assert "10" in limit.inner_text()  # what signing up gives
+    assert page.locator(ANSWER_DONE).count() == 3
+    shot(page, "guest-limit")
+    page.locator("#limit-signup").click()
+    dialog = page.locator("#account")
+    assert dialog.is_visible()
+    email = f"visitor-{uuid.uuid4().hex[:8]}@example.com"
+    dialog.locator("#signup-form input[name=email]").fill(email)
+    dialog.locator("#signup-form input[name=password]").fill("correct horse battery")
+    dialog.locator("#signup-form button[type=submit]").click()
+    page.locator(".msg.notice").wait_for()
+    # Signed up: questions count against the account now (10 a day), and work again.
+    page.locator("#question").fill("What did he build with pgvector?")
+    page.locator("#send").click()
+    answered(page, 3)
+    assert re.search(r"\b9\b", page.locator("#quota").inner_text())
+
+
+# --------------------------------------------------------------------------- Korean
+
+
+def test_the_korean_ui_renders_hangul(chat_api: System, browser: Any) -> None:
+    context = browser.new_context(locale="ko-KR", viewport={"width": 420, "height": 760})
+    try:
+        page = context.new_page()
+        page.goto(f"{chat_api.url}/b/{BOT}")
+        page.locator("html[data-ready='true']").wait_for()
+        assert page.locator("html").get_attribute("lang") == "ko"
+        assert page.locator("#send").inner_text() == "보내기"
+        assert (
+            page.locator("#question")
+            .get_attribute("placeholder", timeout=1000)
+            .startswith("이 사람의")
+        )
+        # Not tofu: each syllable drawn in the page's own font is a distinct, non-empty
+        # glyph (missing glyphs all draw the same box), unlike a private-use character.
+        glyphs = page.evaluate(
+            """() => {
+                const font = getComputedStyle(document.querySelector('#send')).font;
+                const draw = (ch) => {
+                    const c = document.createElement('canvas');
+                    c.width = 64; c.height = 64;
+                    const g = c.getContext('2d');
+                    g.font = font.replace(/\\d+(\\.\\d+)?px/, '40px');
+                    g.fillStyle = '#000';
+                    g.fillText(ch, 8, 48);
+                    const px = g.getImageData(0, 0, 64, 64).data;
+                    let ink = 0, sig = '';
+                    for (let i = 3; i < px.length; i += 4) { if (px[i] > 128) ink++;
+                        sig += px[i] > 128 ? '1' : '0'; }
+                    return {ink, sig};
+                };
+                return ['가', '나', '한', '\\ue000', '\\ue001'].map(draw);
+            }"""
+        )
+        hangul, box = glyphs[:3], glyphs[3:]
+        assert all(g["ink"] > 20 for g in hangul), [g["ink"] for g in hangul]
+        assert len({g["sig"] for g in hangul}) == 3, "Hangul syllables draw the same box"
+        assert box[0]["sig"] == box[1]["sig"], "missing glyphs should all look alike"
+        assert all(g["sig"] != box[0]["sig"] for g in hangul), "Hangul renders as tofu"
+        page.locator("#question").fill("왜 Kafka 대신 RabbitMQ를 골랐나요?")
+        page.locator("#send").click()
+        answered(page, 0)
+        shot(page, "chat-korean-mobile")
+        # Mobile layout: the question box and its button fit the narrow screen.
+        box_form = page.locator("#ask").bounding_box()
+        assert box_form is not None
+        assert box_form["x"] >= 0
+        assert box_form["x"] + box_form["width"] <= 420
+    finally:
+        context.close()
+
+
+# --------------------------------------------------------------------------- embedding
+
+
+def test_the_chat_page_refuses_to_render_in_a_frame_of_an_origin_not_allowed(
+    system: System, context: Any
+) -> None:
+    chat = f"{system.url}/b/{BOT}"
+    system.pages["/framed.html"] = (
+        f'<!doctype html><title>framing</title><iframe id="f" src="{chat}"></iframe>'
+    )
+    system.pages["/blog.html"] = (
+        "<!doctype html><title>blog</title><p>A blog</p>"
+        f'<script src="{system.url}/widget.js" data-bot="{BOT}" async></script>'
+    )
+    port = system.foreign_port
+    page = context.new_page()
+    # Allowed origin: the page renders inside the frame.
+    page.goto(f"http://localhost:{port}/framed.html")
+    page.frame_locator("#f").locator("html[data-ready='true']").wait_for()
+    # Another origin: the browser refuses to render it (CSP frame-ancestors).
+    blocked = context.new_page()
+    messages: list[str] = []
+    blocked.on("console", lambda msg: messages.append(msg.text))
+    blocked.goto(f"http://127.0.0.1:{port}/framed.html")
+    blocked.wait_for_timeout(1500)
+    child = next(f for f in blocked.frames if f != blocked.main_frame)
+    assert not child.url.startswith(system.url), child.url
+    assert child.locator("#app").count() == 0
+    assert any("frame-ancestors" in m for m in messages), messages
+    shot(blocked, "framed-by-other-origin")
+    # The widget shows no launcher there either (CORS grants only allowed origins) ...
+    widget_blocked = context.new_page()
+    widget_blocked.goto(f"http://127.0.0.1:{port}/blog.html")
+    widget_blocked.wait_for_timeout(1500)
+    assert widget_blocked.locator("[data-protostar-widget]").count() == 0
+    # ... and works on the allowed one, touching nothing but its own element.
+    allowed = context.new_page()
+    allowed.goto(f"http://localhost:{port}/blog.html")
+    allowed.evaluate("() => { document.cookie = 'blog=1; path=/'; }")
+    before = allowed.evaluate("() => document.body.children.length")
+    frame = open_widget(allowed, system, f"http://localhost:{port}/blog.html")
+    assert allowed.evaluate("() => document.cookie") == "blog=1"
+    assert allowed.evaluate("() => document.body.children.length") == before + 1
+    assert allowed.locator("[data-protostar-widget]").count() == 1
+    # Escape inside the chat closes it through postMessage; focus returns to the launcher.
+    frame.locator("#question").press("Escape")
+    allowed.locator("[data-protostar-widget] iframe").wait_for(state="hidden")
+    launcher = allowed.locator("[data-protostar-widget] button")
+    assert launcher.get_attribute("aria-expanded") == "false"
+
+
+def test_messages_from_other_origins_are_ignored(system: System, context: Any) -> None:
+    """The chat page acts only on messages from the exact parent origin it was given."""
+    port = system.foreign_port
+    chat = f"{system.url}/b/{BOT}?parent=http://localhost:{port}"
+    system.pages["/spoof.html"] = f'<!doctype html><iframe id="f" src="{chat}"></iframe>'
+    page = context.new_page()
+    page.goto(f"http://localhost:{port}/spoof.html")
+    frame = page.frame_locator("#f")
+    frame.locator("html[data-ready='true']").wait_for()
+    assert frame.locator("html").get_attribute("data-parent") == f"http://localhost:{port}"
+    # A parent the bot does not allow is never accepted as a message target.
+    page2 = context.new_page()
+    page2.goto(f"{system.url}/b/{BOT}?parent=https://evil.example")
+    page2.locator("html[data-ready='true']").wait_for()
+    assert page2.locator("html").get_attribute("data-parent") == ""
+
+
+# --------------------------------------------------------------------------- XSS
+
+
+PAYLOAD_DOC = "\n".join(
+    [
+        "# <img src=x onerror=\"window.__pwned='title'\"> Payload lab "
+        "<script>window.__pwned='t2'</script>",
+        "",
+        "## <svg onload=\"window.__pwned='section'\"> Zebra section",
+        "",
+        'The zebra protocol answer is <img src="https://evil.example/pixel.png" '
+        "onerror=\"window.__pwned='body'\"> here.",
+        "The zebra protocol also says ![tracker](https://evil.example/tracker.png) and "
+        "[click me](javascript:window.__pwned='link').",
+        "The zebra protocol ends with <script>window.__pwned='script'</script> and "
+        '<iframe src="https://evil.example/"></iframe>.',
+        "",
+    ]
+)
+
+
+def test_xss_payloads_in_answers_and_titles_do_not_run(chat_api: System, context: Any) -> None:
+    slug = f"xss-{uuid.uuid4().hex[:8]}"
+    with chat_api.api() as client:
+        created = client.post(
+            "/api/bots",
+            json={"slug": slug, "name": "<b onmouseover=alert(1)>XSS lab</b>"},
+            headers=chat_api.owner(),
+        )
+        assert created.status_code == 201, created.text
+        uploaded = client.post(
+            f"/api/bots/{slug}/documents",
+            files={"file": ("zebra.md", PAYLOAD_DOC.encode(), "text/markdown")},
+            headers=chat_api.owner(),
+        )
+        assert uploaded.status_code == 202, uploaded.text
+    chat_api.wait_documents_ready(slug)
+    remote: list[str] = []
+    context.on(
+        "request",
+        lambda request: (
+            remote.append(request.url)
+            if not request.url.startswith((chat_api.url, "data:"))
+            else None
+        ),
+    )
+    page = context.new_page()
+    page.goto(f"{chat_api.url}/b/{slug}")
+    page.locator("html[data-ready='true']").wait_for()
+    assert page.locator("#bot-name").inner_text() == "<b onmouseover=alert(1)>XSS lab</b>"
+    page.locator("#question").fill("What does the zebra protocol say?")
+    page.locator("#send").click()
+    answer = answered(page, 0)
+    for toggle in answer.locator("button[aria-controls]").all():
+        toggle.click()
+    page.wait_for_timeout(500)
+    assert page.evaluate("() => window.__pwned") is None
+    assert answer.locator("img, script, iframe, svg").count() == 0
+    for href in answer.locator("a").evaluate_all("links => links.map(a => a.href)"):
+        assert href.startswith(("http://", "https://", "mailto:")), href
+    shot(page, "xss-answer")
+    # The owner's dashboard lists the same hostile title as text.
+    dash = context.new_page()
+    dashboard_login(dash, chat_api)
+    dash.goto(f"{chat_api.url}/dashboard?bot={slug}")
+    dash.locator("#doc-rows tr").first.wait_for()
+    dash.wait_for_timeout(300)
+    assert dash.evaluate("() => window.__pwned") is None
+    assert dash.locator("#doc-rows img, #doc-rows svg, #doc-rows script").count() == 0
+    assert not remote, remote
+
+
+def test_the_markdown_renderer_builds_only_safe_nodes(system: System, context: Any) -> None:
+    """render.js directly, with payloads the server-side filter might let through."""
+    page = context.new_page()
+    page.goto(f"{system.url}/b/{BOT}")
+    page.locator("html[data-ready='true']").wait_for()
+    result = page.evaluate(
+        """async () => {
+            const { markdown } = await import('/static/render.js');
+            const text = [
+              '**bold** <img src=x onerror="window.__pwned=1"> `<script>x</script>`',
+              '![t](https://evil.example/a.png) [ok](https://example.com/x)',
+              '[bad](javascript:window.__pwned=2)',
+              '[data](data:text/html,<script>window.__pwned=3</script>)',
+              '<svg/onload=window.__pwned=4>',
+              '- item <b>one</b>', '1. first', '```', '<script>window.__pwned=5</script>', '```',
+            ].join('\\n');
+            const box = document.createElement('div');
+            box.append(markdown(text));
+            document.body.append(box);
+            await new Promise(r => setTimeout(r, 200));
+            return {
+              pwned: window.__pwned ?? null,
+              bad: box.querySelectorAll('img,script,svg,iframe,object').length,
+              links: [...box.querySelectorAll('a')].map(a => [a.href, a.rel, a.target]),
+              strong: box.querySelector('strong')?.textContent,
+              items: box.querySelectorAll('li').length,
+              code: box.querySelector('pre code')?.textContent,
+              text: box.textContent,
+            };
+        }"""
+    )
+    assert result["pwned"] is None
+    assert result["bad"] == 0
+    assert result["links"] == [["https://example.com/x", "noopener noreferrer", "_blank"]]
+    assert result["strong"] == "bold"
+    assert result["items"] == 2
+    assert result["code"] == "<script>window.__pwned=5</script>"
+    assert '<img src=x onerror="window.__pwned=1">' in result["text"]
+    assert "evil.example" not in result["text"]  # an image leaves only its alt text
+
+
+# --------------------------------------------------------------------------- dashboard
+
+
+def dashboard_login(page: Any, system: System) -> None:
+    page.goto(f"{system.url}/dashboard")
+    page.locator("#login-form input[name=email]").fill(system.demo["email"])
+    page.locator("#login-form input[name=password]").fill(system.demo["password"])
+    page.locator("#login-form button[type=submit]").click()
+    page.locator("#app-view").wait_for()
+
+
+def test_a_dashboard_upload_shows_progress_then_ready(system: System, context: Any) -> None:
+    page = context.new_page()
+    dashboard_login(page, system)
+    page.locator(f"#bot-list button[data-slug='{BOT}']").wait_for()
+    page.locator("#doc-rows tr").first.wait_for()
+    page.evaluate(
+        """() => {
+            window.__progress = [];
+            new MutationObserver(() => {
+                for (const p of document.querySelectorAll('#uploads progress'))
+                    window.__progress.push(p.value);
+            }).observe(document.getElementById('uploads'),
+                       {subtree: true, childList: true, attributes: true, characterData: true});
+        }"""
+    )
+    name = f"notes-{uuid.uuid4().hex[:6]}.md"
+    body = "# Side projects\n\n" + "\n\n".join(
+        f"Project {i}: a small tool written in Go that rotates certificates." for i in range(400)
+    )
+    page.locator("#file-input").set_input_files(
+        {"name": name, "mimeType": "text/markdown", "buffer": body.encode()}
+    )
+    row = page.locator(f"#uploads li[data-name='{name}']")
+    row.locator("progress").wait_for()
+    row.locator("[data-status='ready']").wait_for(timeout=120_000)
+    assert row.get_attribute("data-status") == "ready"
+    progress = page.evaluate("() => window.__progress")
+    assert progress, "no progress bar was shown"
+    assert max(progress) == 100, progress
+    assert page.locator(f"#doc-rows tr:has-text('{name}') .badge[data-status='ready']").count()
+    shot(page, "dashboard-documents")
+    # The other panels render for the demo bot.
+    page.locator("#tabs [data-panel='embed']").click()
+    snippet = page.locator("#snippet").input_value()
+    assert snippet == f'<script src="{system.url}/widget.js" data-bot="{BOT}" async></script>'
+    page.locator("#tabs [data-panel='settings']").click()
+    assert page.locator("#settings-form input[name=name]").input_value()
+    shot(page, "dashboard-settings")
+    page.locator("#tabs [data-panel='invites']").click()
+    page.locator("#issue-invite").click()
+    code = page.locator(".invite-code").inner_text()
+    assert re.fullmatch(r"PS-[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}", code)

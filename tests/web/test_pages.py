@@ -1,0 +1,110 @@
+"""The web function's pages and files over HTTP (the running system), and the loader's
+size and hygiene (no browser needed)."""
+
+from __future__ import annotations
+
+import gzip
+import re
+
+import httpx
+
+from shared.web.embedding import chat_page_values, origin_of
+from shared.web.headers import content_security_policy
+from tests.conftest import ROOT
+from tests.web.conftest import BOT, System
+
+WIDGET = ROOT / "web" / "widget.js"
+
+
+def test_the_widget_loader_is_at_most_5_kb_gzipped() -> None:
+    size = len(gzip.compress(WIDGET.read_bytes(), compresslevel=9))
+    assert size <= 5 * 1024, size
+
+
+def test_the_widget_loader_leaves_the_host_pages_state_alone() -> None:
+    source = WIDGET.read_text()
+    for forbidden in (
+        "document.cookie",
+        "localStorage",
+        "sessionStorage",
+        "innerHTML",
+        "eval(",
+        "import(",
+        '"*"',
+        "'*'",
+    ):
+        assert forbidden not in source, forbidden
+    # postMessage always names the exact origin of our server.
+    assert re.findall(r"postMessage\([^)]*\)", source)
+    assert all(call.endswith(", origin)") for call in re.findall(r"postMessage\([^)]*\)", source))
+
+
+def test_no_static_script_writes_untrusted_html() -> None:
+    for path in (ROOT / "web" / "static").glob("*.js"):
+        text = path.read_text()
+        for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
+            assert sink not in text, f"{path.name} uses {sink}"
+        assert "postMessage(" not in text or '"*"' not in text, path.name
+
+
+def test_csp_is_strict() -> None:
+    csp = content_security_policy(frame_ancestors=["https://blog.example.com"])
+    directives = dict(d.split(" ", 1) for d in csp.split("; "))
+    assert directives["default-src"] == "'none'"
+    assert directives["script-src"] == "'self'"
+    assert directives["img-src"] == "'self' data:"
+    assert directives["frame-ancestors"] == "'self' https://blog.example.com"
+    assert "unsafe" not in csp
+
+
+def test_the_parent_origin_is_accepted_only_when_allowed() -> None:
+    allowed = ("https://blog.example.com",)
+    own = "http://127.0.0.1:8080"
+    pick = lambda parent: chat_page_values(  # noqa: E731
+        BOT, allowed, own_origin=own, parent=parent, lang="ko"
+    )["parent"]
+    assert pick("https://blog.example.com") == "https://blog.example.com"
+    assert pick("http://127.0.0.1:8080") == "http://127.0.0.1:8080"
+    for bad in ("https://evil.example", "https://blog.example.com.evil.example", "null", "", None):
+        assert pick(bad) == ""
+    assert chat_page_values(BOT, allowed, own_origin=own, parent=None, lang="xx")["lang"] == ""
+    assert origin_of("https://Blog.Example.com:443/path") == "https://blog.example.com"
+    assert origin_of("http://127.0.0.1:8080/") == "http://127.0.0.1:8080"
+
+
+def test_pages_carry_the_security_headers(system: System) -> None:
+    with httpx.Client(base_url=system.url) as client:
+        chat = client.get(f"/b/{BOT}", params={"parent": "https://evil.example", "lang": "ko"})
+        assert chat.status_code == 200
+        csp = chat.headers["content-security-policy"]
+        assert f"frame-ancestors 'self' {system.url}" in csp
+        assert f"http://localhost:{system.foreign_port}" in csp
+        assert "script-src 'self';" in csp
+        assert chat.headers["x-content-type-options"] == "nosniff"
+        assert chat.headers["referrer-policy"] == "no-referrer"
+        assert "x-frame-options" not in chat.headers
+        assert 'data-parent=""' in chat.text  # a parent the bot does not allow is dropped
+        assert "<script>" not in chat.text  # no inline script: only the module file
+        assert "onload" not in chat.text
+        for path in ("/", "/dashboard"):
+            page = client.get(path)
+            assert page.status_code == 200
+            assert "frame-ancestors 'self'" in page.headers["content-security-policy"]
+            assert page.headers["x-frame-options"] == "SAMEORIGIN"
+        missing = client.get("/b/no-such-bot-here")
+        assert missing.status_code == 404
+        assert "text/html" in missing.headers["content-type"]
+        widget = client.get("/widget.js")
+        assert widget.headers["content-type"].startswith("text/javascript")
+        assert widget.headers["cross-origin-resource-policy"] == "cross-origin"
+        again = client.get("/widget.js", headers={"If-None-Match": widget.headers["etag"]})
+        assert again.status_code == 304
+        assert client.get("/static/chat.css").headers["content-type"].startswith("text/css")
+        for bad in (
+            "/static/..%2fwidget.js",
+            "/static/%2e%2e/pages/chat.html",
+            "/static/x.py",
+            "/static/",
+            "/b/Not_A_Slug",
+        ):
+            assert client.get(bad).status_code == 404, bad
