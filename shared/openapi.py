@@ -253,6 +253,140 @@ DOC = {
 }
 
 
+_CITATION = _obj(
+    ["document_id", "title", "section", "snippet"],
+    {
+        "document_id": {"type": "string", "format": "uuid"},
+        "title": {"type": "string"},
+        "section": {"type": "string", "description": "Section path, e.g. 'Career > Orbit'"},
+        "snippet": {"type": "string"},
+    },
+)
+_QUOTA = _obj(
+    ["limit", "remaining", "reset_at", "scope"],
+    {
+        "limit": {"type": ["integer", "null"], "description": "null: unlimited"},
+        "remaining": {"type": ["integer", "null"]},
+        "reset_at": {"type": ["string", "null"], "format": "date-time"},
+        "scope": {"enum": ["guest", "daily", "unlimited", "bot_budget"]},
+    },
+)
+SCHEMAS.update(
+    {
+        "Citation": _CITATION,
+        "Quota": _QUOTA,
+        "Question": _obj(
+            ["question"],
+            {
+                "question": {"type": "string", "minLength": 1, "maxLength": 2000},
+                "conversation_id": {"type": "string", "format": "uuid"},
+            },
+        ),
+        "Answer": _obj(
+            ["answer", "citations", "answerable", "conversation_id", "message_id", "quota"],
+            {
+                "answer": {"type": "string"},
+                "citations": {"type": "array", "items": _ref("Citation")},
+                "answerable": {"type": "boolean"},
+                "conversation_id": {"type": "string", "format": "uuid"},
+                "message_id": {"type": "string", "format": "uuid"},
+                "quota": _ref("Quota"),
+            },
+        ),
+        "Feedback": _obj(
+            ["rating"],
+            {
+                "rating": {"enum": ["up", "down"]},
+                "comment": {"type": ["string", "null"], "maxLength": 1000},
+            },
+        ),
+        "Insights": _obj(
+            ["days", "top_questions", "unanswered", "feedback"],
+            {
+                "days": {"type": "array", "items": {"type": "object"}},
+                "top_questions": {"type": "array", "items": {"type": "object"}},
+                "unanswered": {"type": "array", "items": {"type": "object"}},
+                "feedback": {"type": "object"},
+            },
+        ),
+    }
+)
+_ID = {
+    "name": "id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "format": "uuid"},
+}
+_CHAT_PATHS: Json = {
+    "/api/bots/{bot}/ask": {
+        "post": _op(
+            "Ask a bot a question. With `Accept: text/event-stream`: SSE events `token` "
+            "({text}), `citations` ([Citation]), `done` ({answerable, conversation_id, "
+            "message_id, quota}) or `error` ({code, message}); else one JSON Answer",
+            "chat",
+            {
+                "200": {
+                    "description": "The answer",
+                    "content": {
+                        "application/json": {"schema": _ref("Answer")},
+                        "text/event-stream": {"schema": {"type": "string"}},
+                    },
+                },
+                **_errors(400, 401, 404, 429, 503),
+            },
+            body=_ref("Question"),
+            op_id="ask",
+        )
+        | {"parameters": [BOT]},
+        "options": _op(
+            "CORS preflight: granted (204) only to the bot's allowed origins, else 403",
+            "chat",
+            {"204": {"description": "Preflight granted"}, **_errors(403)},
+            auth=False,
+            op_id="preflightAsk",
+        )
+        | {"parameters": [BOT]},
+    },
+    "/api/conversations": {
+        "get": _op(
+            "Your conversations (as the signed-in user or the guest visitor)",
+            "chat",
+            {"200": _json({"type": "object"}), **_errors(401)},
+            op_id="listConversations",
+        )
+    },
+    "/api/conversations/{id}": {
+        "get": _op(
+            "One of your conversations with its messages, citations and feedback",
+            "chat",
+            {"200": _json({"type": "object"}), **_errors(401, 404)},
+            op_id="getConversation",
+        )
+        | {"parameters": [_ID]},
+    },
+    "/api/messages/{id}/feedback": {
+        "post": _op(
+            "Rate an answer you asked for (up or down, optional comment); updatable",
+            "chat",
+            {"200": _json({"type": "object"}), **_errors(400, 401, 404)},
+            body=_ref("Feedback"),
+            op_id="giveFeedback",
+        )
+        | {"parameters": [_ID]},
+    },
+    "/api/bots/{bot}/insights": {
+        "get": _op(
+            "What visitors ask your bot: questions per day, top and unanswered questions, "
+            "feedback (`?days=` 1..90, default 30)",
+            "insights",
+            {"200": _json(_ref("Insights")), **_errors(401, 403, 404)},
+            op_id="getInsights",
+        )
+        | {"parameters": [BOT]},
+    },
+}
+
+
 @functools.cache
 def document(server_url: str = "/") -> Json:
     paths: Json = {
@@ -576,6 +710,7 @@ def document(server_url: str = "/") -> Json:
             | {"parameters": [BOT]},
         },
     }
+    paths.update(_CHAT_PATHS)
     return {
         "openapi": "3.1.0",
         "info": {

@@ -167,6 +167,21 @@ class Settings(BaseSettings):
     openai_api_key: str | None = None
     openai_model: str = "gpt-oss-120b"
 
+    # Answering ---------------------------------------------------------------------
+    answer_provider: Literal["auto", "extractive", "gemini", "openai"] = Field(
+        "auto",
+        description="auto: Gemini with GEMINI_API_KEY, else OPENAI_BASE_URL, else extractive",
+    )
+    answer_min_coverage: float | None = Field(
+        None, ge=0, le=1, description="Evidence floor: share of the question's IDF weight"
+    )
+    answer_min_similarity: float | None = Field(
+        None, ge=-1, le=1, description="Evidence floor: cosine similarity of the best chunk"
+    )
+    retrieval_fusion: Literal["rrf", "weighted"] = "weighted"
+    retrieval_k: int = Field(5, ge=1, le=20, description="Passages given to the answerer")
+    llm_timeout: float = Field(30.0, gt=0, le=300, description="Seconds per LLM request")
+
     # Accounts and quotas -----------------------------------------------------------
     public_url: str | None = Field(
         None, description="Public base URL (links in emails, JWT issuer); default local URL"
@@ -192,11 +207,6 @@ class Settings(BaseSettings):
     password_reset_ttl: int = Field(1800, ge=300, le=86400, description="Seconds")
     quota_timezone: str = Field("Asia/Seoul", description="The day of daily quotas")
 
-    # Audit log ---------------------------------------------------------------------
-    audit_dir: Path | None = Field(
-        None, description="Directory of the hash-chained audit files; <data>/audit"
-    )
-
     # Notifications (notify) --------------------------------------------------------
     discord_operator_webhook: SecretStr | None = Field(
         None, description="The operator's Discord webhook: signups, invites, failures"
@@ -213,6 +223,11 @@ class Settings(BaseSettings):
     smtp_tls: bool = Field(False, description="Implicit TLS from the first byte (port 465)")
     smtp_timeout: float = Field(15.0, gt=0, le=120, description="Seconds per SMTP command")
     notify_digest_email: bool = Field(False, description="Also mail the daily digest")
+
+    # Audit log ---------------------------------------------------------------------
+    audit_dir: Path | None = Field(
+        None, description="Directory of the hash-chained audit files; <data>/audit"
+    )
 
     # Secrets -----------------------------------------------------------------------
     secrets_dir: Path | None = Field(None, description="Directory of secret files; <data>/secrets")

@@ -87,3 +87,44 @@ CREATE POLICY messages_owner ON messages
 CREATE POLICY feedback_owner ON feedback
     FOR SELECT
     USING (bot_owner_id = nullif(current_setting('app.user_id', true), '')::uuid);
+
+-- Answering a visitor needs the bot's private settings (persona, allowed origins) with
+-- no signed-in owner: a SECURITY DEFINER lookup by slug, like bot_public (0004), that
+-- returns only what the chat function uses and is never exposed over the API as is.
+CREATE FUNCTION bot_for_answering(p_slug text)
+RETURNS TABLE (
+    id              uuid,
+    owner_id        uuid,
+    slug            text,
+    name            text,
+    persona         text,
+    language        text,
+    allowed_origins jsonb
+)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM set_config('app.public_lookup', 'on', true);
+    RETURN QUERY
+        SELECT b.id, b.owner_id, b.slug, b.name, b.persona, b.language, b.allowed_origins
+        FROM public.bots AS b
+        WHERE b.slug = p_slug;
+    PERFORM set_config('app.public_lookup', 'off', true);
+END
+$$;
+
+-- Slugs of bots by id (public data), for listing a visitor's conversations.
+CREATE FUNCTION bot_slugs(p_ids uuid[])
+RETURNS TABLE (id uuid, slug text)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM set_config('app.public_lookup', 'on', true);
+    RETURN QUERY SELECT b.id, b.slug FROM public.bots AS b WHERE b.id = ANY (p_ids);
+    PERFORM set_config('app.public_lookup', 'off', true);
+END
+$$;

@@ -1,0 +1,178 @@
+"""chat: answer questions about a bot's career documents (JSON or SSE), conversations
+and feedback. The logic lives in shared/chat/; this is the HTTP surface."""
+
+import json
+import logging
+from collections.abc import AsyncIterator
+
+import functions_framework.aio
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from shared.accounts.context import authenticate, authorize_bot
+from shared.chat.factory import chat_service
+from shared.chat.generation import GenerationError
+from shared.cors import CorsPolicy
+from shared.errors import ProtostarError
+from shared.events.outbox import BrokerClient, send_pending
+from shared.http import Router, endpoint, json_body
+from shared.logs import configure_logging
+from shared.resources import get_resources
+
+configure_logging("chat")
+log = logging.getLogger("protostar.chat")
+NO_STORE = {"Cache-Control": "no-store"}
+SSE_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Accel-Buffering": "no",  # proxies must not buffer the stream
+}
+_broker: BrokerClient | None = None
+
+
+async def _send_after_commit(event_ids: list[str]) -> None:
+    """Best effort: outbox-relay re-sends whatever this does not get through."""
+    global _broker
+    res = get_resources("chat")
+    if not res.settings.broker_url or not event_ids:
+        return
+    _broker = _broker or BrokerClient(res.settings.broker_url)
+    try:
+        await send_pending(await res.pool(), _broker, event_ids=event_ids)
+    except Exception:
+        log.warning("event not sent after commit; outbox-relay will", exc_info=True)
+
+
+def sse(event: str, data: object) -> bytes:
+    payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return f"event: {event}\ndata: {payload}\n\n".encode()
+
+
+def _cors(origins: tuple[str, ...]) -> CorsPolicy:
+    return CorsPolicy(
+        origins,
+        methods=("POST",),
+        headers=("authorization", "content-type", "accept"),
+        expose=("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"),
+    )
+
+
+async def ask(request: Request) -> Response:
+    service = await chat_service()
+    slug = request.path_params["bot"]
+    policy: CorsPolicy | None = None
+    try:
+        principal = authenticate(request)
+        authorize_bot(principal, slug)
+        body = await json_body(request, limit=16 * 1024)
+        bot = await service.bot(slug)
+        policy = _cors(bot.allowed_origins)
+        answer = await service.prepare(principal, bot, body)
+    except ProtostarError as exc:
+        if policy is None:
+            policy = await _policy_or_none(service, slug)
+        response: Response = JSONResponse(
+            exc.to_body(), status_code=exc.status, headers=exc.headers
+        )
+        if policy is not None:
+            policy.apply(request.headers, response.headers)
+        return response
+    headers = {**service.quotas.rate_limit_headers(answer.quota)}
+    streaming = "text/event-stream" in request.headers.get("accept", "")
+    if not streaming:
+        try:
+            async for _ in answer.pieces():
+                pass
+            done, event_ids = await service.finish(answer)
+        except BaseException:
+            await service.fail(answer)
+            raise
+        await _send_after_commit(event_ids)
+        response = JSONResponse(
+            {"answer": "".join(answer.text), "citations": answer.citations(), **done},
+            headers={**NO_STORE, **headers},
+        )
+        policy.apply(request.headers, response.headers)
+        return response
+
+    async def events() -> AsyncIterator[bytes]:
+        finished = False
+        try:
+            async for piece in answer.pieces():
+                yield sse("token", {"text": piece})
+            yield sse("citations", answer.citations())
+            done, event_ids = await service.finish(answer)
+            finished = True
+            yield sse("done", done)
+            await _send_after_commit(event_ids)
+        except GenerationError as exc:
+            yield sse("error", {"code": exc.code, "message": exc.message})
+        except ProtostarError as exc:
+            yield sse("error", {"code": exc.code, "message": exc.message})
+        except Exception:
+            log.exception("answer failed mid-stream")
+            yield sse("error", {"code": "internal", "message": "internal error"})
+        finally:
+            if not finished:
+                await service.fail(answer)  # the question is given back
+
+    response = StreamingResponse(
+        events(), media_type="text/event-stream; charset=utf-8", headers={**SSE_HEADERS, **headers}
+    )
+    policy.apply(request.headers, response.headers)
+    return response
+
+
+async def _policy_or_none(service: object, slug: str) -> CorsPolicy | None:
+    from shared.chat.service import ChatService
+
+    assert isinstance(service, ChatService)
+    try:
+        bot = await service.bot(slug)
+    except ProtostarError:
+        return None
+    return _cors(bot.allowed_origins)
+
+
+async def ask_preflight(request: Request) -> Response:
+    service = await chat_service()
+    try:
+        bot = await service.bot(request.path_params["bot"])
+    except ProtostarError:
+        return _cors(()).preflight(request.headers)
+    return _cors(bot.allowed_origins).preflight(request.headers)
+
+
+async def list_conversations(request: Request) -> Response:
+    principal = authenticate(request)
+    items = await (await chat_service()).conversations(principal)
+    return JSONResponse({"conversations": items}, headers=NO_STORE)
+
+
+async def get_conversation(request: Request) -> Response:
+    principal = authenticate(request)
+    view = await (await chat_service()).conversation(principal, request.path_params["id"])
+    return JSONResponse(view, headers=NO_STORE)
+
+
+async def feedback(request: Request) -> Response:
+    principal = authenticate(request)
+    body = await json_body(request, limit=8 * 1024)
+    saved = await (await chat_service()).feedback(principal, request.path_params["id"], body)
+    return JSONResponse(saved, headers=NO_STORE)
+
+
+router = Router(
+    [
+        ("POST", "/api/bots/{bot}/ask", ask),
+        ("OPTIONS", "/api/bots/{bot}/ask", ask_preflight),
+        ("GET", "/api/conversations", list_conversations),
+        ("GET", "/api/conversations/{id}", get_conversation),
+        ("POST", "/api/messages/{id}/feedback", feedback),
+    ]
+)
+
+
+@functions_framework.aio.http
+@endpoint
+async def chat(request: Request) -> Response:
+    return await router(request)

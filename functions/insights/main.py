@@ -1,0 +1,31 @@
+"""insights: what visitors ask a bot (for its owner). Logic in shared/insights.py."""
+
+import functions_framework.aio
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from shared.accounts.context import authenticate
+from shared.http import Router, endpoint
+from shared.insights import InsightsService, parse_days
+from shared.logs import configure_logging
+from shared.resources import get_resources
+
+configure_logging("insights")
+
+
+async def get_insights(request: Request) -> Response:
+    principal = authenticate(request, "access")
+    days = parse_days(request.query_params.get("days"))
+    res = get_resources("insights")
+    service = InsightsService(await res.pool(), timezone=res.settings.quota_timezone)
+    view = await service.insights(principal, request.path_params["bot"], days)
+    return JSONResponse(view, headers={"Cache-Control": "no-store"})
+
+
+router = Router([("GET", "/api/bots/{bot}/insights", get_insights)])
+
+
+@functions_framework.aio.http
+@endpoint
+async def insights(request: Request) -> Response:
+    return await router(request)

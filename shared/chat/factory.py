@@ -1,0 +1,105 @@
+"""The chat service the settings ask for, built once per process (nothing connects or
+imports an SDK until the first question needs it)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from shared.accounts.quotas import Quotas
+from shared.chat.generation import Generator
+from shared.chat.retrieval import RetrievalConfig, Retriever
+from shared.chat.service import ChatService, Thresholds
+from shared.embeddings.factory import provider_from_settings
+from shared.errors import SettingsError
+from shared.resources import get_resources
+from shared.settings import Settings
+
+_service: ChatService | None = None
+_lock = asyncio.Lock()
+
+
+def generator_from_settings(settings: Settings) -> Generator:
+    choice = settings.answer_provider
+    if choice == "auto":
+        if settings.gemini_api_key:
+            choice = "gemini"
+        elif settings.openai_base_url:
+            choice = "openai"
+        else:
+            choice = "extractive"
+    if choice == "gemini":
+        if not settings.gemini_api_key:
+            raise SettingsError("GEMINI_API_KEY: is required when ANSWER_PROVIDER=gemini")
+        from shared.chat.llm import GeminiGenerator, Resilience
+
+        return GeminiGenerator(
+            api_key=settings.gemini_api_key,
+            model=settings.gemini_chat_model,
+            base_url=settings.gemini_base_url,
+            timeout=settings.llm_timeout,
+            resilience=Resilience(
+                first_piece_timeout=settings.llm_timeout, piece_timeout=settings.llm_timeout
+            ),
+        )
+    if choice == "openai":
+        if not settings.openai_base_url:
+            raise SettingsError("OPENAI_BASE_URL: is required when ANSWER_PROVIDER=openai")
+        from shared.chat.llm import OpenAICompatGenerator, Resilience
+
+        return OpenAICompatGenerator(
+            base_url=settings.openai_base_url,
+            api_key=settings.openai_api_key,
+            model=settings.openai_model,
+            timeout=settings.llm_timeout,
+            resilience=Resilience(
+                first_piece_timeout=settings.llm_timeout, piece_timeout=settings.llm_timeout
+            ),
+        )
+    from shared.chat.extractive import ExtractiveAnswerer
+
+    return ExtractiveAnswerer()
+
+
+def thresholds_from_settings(settings: Settings, model: str) -> Thresholds | None:
+    """Settings override the tuned per-model defaults (None: use those)."""
+    if settings.answer_min_coverage is None and settings.answer_min_similarity is None:
+        return None
+    from shared.chat.service import DEFAULT_THRESHOLDS, FALLBACK_THRESHOLDS
+
+    base = DEFAULT_THRESHOLDS.get(model, FALLBACK_THRESHOLDS)
+    return Thresholds(
+        min_coverage=(
+            base.min_coverage
+            if settings.answer_min_coverage is None
+            else settings.answer_min_coverage
+        ),
+        min_similarity=(
+            base.min_similarity
+            if settings.answer_min_similarity is None
+            else settings.answer_min_similarity
+        ),
+    )
+
+
+async def chat_service() -> ChatService:
+    global _service
+    if _service is None:
+        async with _lock:
+            if _service is None:
+                res = get_resources("chat")
+                settings = res.settings
+                provider = provider_from_settings(settings)
+                retriever = Retriever(
+                    await res.pool(),
+                    provider,
+                    RetrievalConfig(k=settings.retrieval_k, fusion=settings.retrieval_fusion),
+                )
+                _service = ChatService(
+                    await res.pool(),
+                    res.redis(),
+                    Quotas(res.redis(), settings),
+                    retriever,
+                    generator_from_settings(settings),
+                    thresholds=thresholds_from_settings(settings, provider.name),
+                )
+    return _service

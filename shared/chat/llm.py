@@ -1,0 +1,362 @@
+"""Streaming LLM generators: Gemini (google-genai) and any OpenAI-compatible endpoint.
+
+Both share one failure policy (:class:`Resilience`):
+
+- a timeout for the first piece and one between pieces;
+- retries with exponential backoff and jitter, only BEFORE the first piece reached the
+  visitor (a retried stream would repeat text) and only for outage-class failures
+  (timeouts, connection errors, 408/429/5xx);
+- a circuit breaker: after ``fail_max`` consecutive outage-class failures, calls fail
+  fast for ``reset_timeout`` seconds (no request is made), then one trial call decides.
+  Its state lives in this process: each chat instance learns on its own within
+  ``fail_max`` questions, which bounds the cost of an outage without a shared store.
+
+A failure (also mid-stream) raises :class:`GenerationError`; the caller ends the SSE
+stream with an ``error`` event and gives the question back to the quota.
+
+SDKs are imported on first use (google-genai takes about a second): never on a cold
+path that does not generate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any
+
+from shared.chat.generation import (
+    GenerationError,
+    GenerationRequest,
+    Generator,
+    Turn,
+    system_prompt,
+    user_prompt,
+)
+
+log = logging.getLogger("protostar.chat.llm")
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+
+class CircuitOpen(GenerationError):
+    code = "generation_unavailable"
+
+
+class Resilience:
+    def __init__(
+        self,
+        *,
+        attempts: int = 3,
+        backoff: float = 0.5,
+        backoff_max: float = 8.0,
+        first_piece_timeout: float = 20.0,
+        piece_timeout: float = 20.0,
+        fail_max: int = 5,
+        reset_timeout: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.attempts = attempts
+        self.backoff = backoff
+        self.backoff_max = backoff_max
+        self.first_piece_timeout = first_piece_timeout
+        self.piece_timeout = piece_timeout
+        self.fail_max = fail_max
+        self.reset_timeout = reset_timeout
+        self._clock = clock
+        self.failures = 0
+        self.opened_at: float | None = None
+        self._trial = False
+
+    @property
+    def state(self) -> str:
+        if self.opened_at is None:
+            return "closed"
+        if self._clock() - self.opened_at >= self.reset_timeout:
+            return "half-open"
+        return "open"
+
+    def _before(self, name: str) -> None:
+        state = self.state
+        if state == "open" or (state == "half-open" and self._trial):
+            raise CircuitOpen(f"{name} is unavailable right now; try again shortly")
+        if state == "half-open":
+            self._trial = True
+
+    def _success(self) -> None:
+        self.failures = 0
+        self.opened_at = None
+        self._trial = False
+
+    def _failure(self, name: str) -> None:
+        self.failures += 1
+        self._trial = False
+        if self.failures >= self.fail_max or self.opened_at is not None:
+            if self.opened_at is None or self.state != "open":
+                log.warning("circuit breaker opened", extra={"generator": name})
+            self.opened_at = self._clock()
+
+    async def stream(
+        self,
+        name: str,
+        start: Callable[[], Awaitable[AsyncIterator[str]]],
+        is_outage: Callable[[BaseException], bool],
+        retry_after: Callable[[BaseException], float | None] = lambda exc: None,
+    ) -> AsyncIterator[str]:
+        attempt = 0
+        while True:
+            attempt += 1
+            self._before(name)
+            yielded = False
+            try:
+                async with asyncio.timeout(self.first_piece_timeout):
+                    pieces = await start()
+                    iterator = aiter(pieces)
+                    first = await anext(iterator, None)
+                if first is not None:
+                    yielded = True
+                    yield first
+                    while True:
+                        async with asyncio.timeout(self.piece_timeout):
+                            piece = await anext(iterator, None)
+                        if piece is None:
+                            break
+                        yield piece
+                self._success()
+                return
+            except GenerationError:
+                raise
+            except (Exception, TimeoutError) as exc:
+                outage = isinstance(exc, TimeoutError) or is_outage(exc)
+                if outage:
+                    self._failure(name)
+                else:
+                    self._success()  # the service answered: it is up
+                log.warning(
+                    "generation failed",
+                    extra={
+                        "generator": name,
+                        "attempt": attempt,
+                        "mid_stream": yielded,
+                        "error": type(exc).__name__,
+                        "status": _status(exc),
+                    },
+                )
+                if yielded or not outage or attempt >= self.attempts:
+                    raise GenerationError(
+                        "the answer could not be generated; your question was not counted"
+                    ) from exc
+                hint = retry_after(exc)
+                wait = min(self.backoff_max, self.backoff * 2 ** (attempt - 1))
+                wait = max(wait * (0.5 + random.random() / 2), min(hint or 0.0, self.backoff_max))  # noqa: S311
+                await asyncio.sleep(wait)
+
+
+def _status(exc: BaseException) -> int | None:
+    for attr in ("code", "status_code", "status"):
+        value = getattr(exc, attr, None)
+        if isinstance(value, int):
+            return value
+    return None
+
+
+def _transport(exc: BaseException) -> bool:
+    import httpx
+
+    if isinstance(exc, httpx.TransportError | TimeoutError | ConnectionError | OSError):
+        return True
+    try:
+        import aiohttp
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(exc, aiohttp.ClientError)
+
+
+def _outage(exc: BaseException) -> bool:
+    status = _status(exc)
+    if status is not None:
+        return status in RETRY_STATUSES or status >= 500
+    return _transport(exc) or type(exc).__name__ in {"APIConnectionError", "APITimeoutError"}
+
+
+def rule_rewrite_prompt(question: str, history: Sequence[Turn], language: str) -> str:
+    last = "\n".join(f"Q: {t.question}\nA: {t.answer[:400]}" for t in history[-2:])
+    return (
+        "Rewrite the follow-up question as one stand-alone question, in the follow-up's "
+        "language, resolving pronouns from the conversation. Reply with the question "
+        f"only.\n\nConversation:\n{last}\n\nFollow-up: {question}"
+    )
+
+
+# ------------------------------------------------------------------------- Gemini
+
+
+class GeminiGenerator(Generator):
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        model: str,
+        base_url: str | None = None,
+        timeout: float = 30.0,
+        resilience: Resilience | None = None,
+    ) -> None:
+        self.name = f"gemini:{model}"
+        self._api_key = api_key
+        self._model = model
+        self._base_url = base_url
+        self._timeout = timeout
+        self._client: Any = None
+        self.resilience = resilience or Resilience()
+
+    def __repr__(self) -> str:  # never the key
+        return f"GeminiGenerator(model={self._model!r})"
+
+    async def _get_client(self) -> Any:
+        if self._client is None:
+            self._client = await asyncio.to_thread(self._new_client)
+        return self._client
+
+    def _new_client(self) -> Any:
+        from google import genai
+        from google.genai import types
+
+        options = types.HttpOptions(
+            timeout=int(self._timeout * 1000),
+            retry_options=types.HttpRetryOptions(attempts=1),
+        )
+        if self._base_url:
+            options.base_url = self._base_url
+        return genai.Client(api_key=self._api_key, http_options=options)
+
+    async def _open(self, system: str, prompt: str, max_tokens: int) -> AsyncIterator[str]:
+        from google.genai import types
+
+        client = await self._get_client()
+        stream = await client.aio.models.generate_content_stream(
+            model=self._model,
+            contents=[types.Content(role="user", parts=[types.Part(text=prompt)])],
+            config=types.GenerateContentConfig(
+                system_instruction=system, temperature=0.2, max_output_tokens=max_tokens
+            ),
+        )
+
+        async def pieces() -> AsyncIterator[str]:
+            async for chunk in stream:
+                text = chunk.text
+                if text:
+                    yield text
+
+        return pieces()
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[str]:
+        system, prompt = system_prompt(request), user_prompt(request)
+        async for piece in self.resilience.stream(
+            self.name, lambda: self._open(system, prompt, 1024), _outage
+        ):
+            yield piece
+
+    async def rewrite(self, question: str, history: Sequence[Turn], language: str) -> str | None:
+        prompt = rule_rewrite_prompt(question, history, language)
+        out = [
+            p
+            async for p in self.resilience.stream(
+                self.name, lambda: self._open("You rewrite questions.", prompt, 200), _outage
+            )
+        ]
+        text = "".join(out).strip()
+        return text or None
+
+    async def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                await client.aio.aclose()
+            except Exception:
+                log.debug("gemini client close failed", exc_info=True)
+
+
+# ------------------------------------------------------------- OpenAI-compatible
+
+
+class OpenAICompatGenerator(Generator):
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_key: str | None,
+        model: str,
+        timeout: float = 30.0,
+        resilience: Resilience | None = None,
+    ) -> None:
+        self.name = f"openai:{model}"
+        self._base_url = base_url
+        self._api_key = api_key
+        self._model = model
+        self._timeout = timeout
+        self._client: Any = None
+        self.resilience = resilience or Resilience()
+
+    def __repr__(self) -> str:
+        return f"OpenAICompatGenerator(model={self._model!r})"
+
+    def _get_client(self) -> Any:
+        if self._client is None:
+            from openai import AsyncOpenAI
+
+            self._client = AsyncOpenAI(
+                base_url=self._base_url,
+                api_key=self._api_key or "unused",
+                timeout=self._timeout,
+                max_retries=0,  # our policy, not the SDK's
+            )
+        return self._client
+
+    async def _open(self, messages: list[dict[str, str]], max_tokens: int) -> AsyncIterator[str]:
+        client = self._get_client()
+        stream = await client.chat.completions.create(
+            model=self._model,
+            messages=messages,
+            stream=True,
+            temperature=0.2,
+            max_tokens=max_tokens,
+        )
+
+        async def pieces() -> AsyncIterator[str]:
+            async for chunk in stream:
+                for choice in chunk.choices or []:
+                    text = getattr(choice.delta, "content", None)
+                    if text:
+                        yield text
+
+        return pieces()
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[str]:
+        messages = [
+            {"role": "system", "content": system_prompt(request)},
+            {"role": "user", "content": user_prompt(request)},
+        ]
+        async for piece in self.resilience.stream(
+            self.name, lambda: self._open(messages, 1024), _outage
+        ):
+            yield piece
+
+    async def rewrite(self, question: str, history: Sequence[Turn], language: str) -> str | None:
+        messages = [
+            {"role": "system", "content": "You rewrite questions."},
+            {"role": "user", "content": rule_rewrite_prompt(question, history, language)},
+        ]
+        out = [
+            p
+            async for p in self.resilience.stream(
+                self.name, lambda: self._open(messages, 200), _outage
+            )
+        ]
+        text = "".join(out).strip()
+        return text or None
+
+    async def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await client.close()
