@@ -22,7 +22,9 @@ from shared.content.failure import (
     already_processed,
     fail_document,
 )
+from shared.documents import budget as _budget
 from shared.documents import chunk, extract, terms
+from shared.documents.budget import time_budget
 from shared.documents.errors import DocumentError
 from shared.documents.model import MediaType
 from shared.embeddings import EmbeddingProvider
@@ -47,22 +49,32 @@ def _vector(values: list[float]) -> str:
     return "[" + ",".join(f"{v:.7g}" for v in values) + "]"
 
 
-def _prepare(data: bytes, media_type: str, filename: str) -> Prepared:
-    doc = extract(data, MediaType(media_type), filename=filename)
-    pieces = chunk(doc)
-    if not pieces:
-        raise DocumentError("the document has no text to answer from", code="no_text")
-    rows = [
-        (c.ordinal, c.title, " > ".join(c.section_path), c.language, c.text, terms(c.text))
-        for c in pieces
-    ]
+def _prepare(data: bytes, media_type: str, filename: str, budget: float) -> Prepared:
+    """Extract, chunk and analyze under one time budget (``ExtractionFailed`` past it),
+    so that no document can hold the embed function: the thread ends by itself."""
+    with time_budget(budget):
+        doc = extract(data, MediaType(media_type), filename=filename)
+        pieces = chunk(doc)
+        if not pieces:
+            raise DocumentError("the document has no text to answer from", code="no_text")
+        rows = [
+            (c.ordinal, c.title, " > ".join(c.section_path), c.language, c.text, terms(c.text))
+            for c in pieces
+        ]
     return Prepared(doc.title, rows)
 
 
 async def process(
-    pool: AsyncConnectionPool, store: ObjectStore, provider: EmbeddingProvider, event: CloudEvent
+    pool: AsyncConnectionPool,
+    store: ObjectStore,
+    provider: EmbeddingProvider,
+    event: CloudEvent,
+    *,
+    budget: float | None = None,
 ) -> str:
-    """Run the embed step for a ``document.uploaded`` event; returns the outcome."""
+    """Run the embed step for a ``document.uploaded`` event; returns the outcome.
+
+    ``budget``: seconds for extraction, chunking and terms (``TIME_BUDGET_SECONDS``)."""
     data = event.json()
     doc_id, bot_id, owner = data["document_id"], data["bot_id"], data["owner_id"]
 
@@ -92,7 +104,9 @@ async def process(
     vectors: list[list[float]] = []
     try:
         original = await store.get(key)
-        prepared = await asyncio.to_thread(_prepare, original, media_type, filename)
+        prepared = await asyncio.to_thread(
+            _prepare, original, media_type, filename, budget or _budget.TIME_BUDGET_SECONDS
+        )
         vectors = await provider.embed([r[4] for r in prepared.rows], task="document")
     except DocumentError as exc:
         failure = exc.message

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from shared.documents.budget import check
 from shared.documents.errors import ExtractionFailed
 from shared.documents.model import Block, BlockKind
 from shared.documents.text import clean_text
@@ -53,6 +54,7 @@ class BlockBuilder:
             self._add(Block(kind, text, level, self.section_path))
 
     def _add(self, block: Block) -> None:
+        check()
         self._chars += len(block.text)
         if self._chars > MAX_TEXT_CHARS:
             raise ExtractionFailed(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shared.documents.budget import check
 from shared.documents.model import Block, BlockKind, Chunk, ExtractedDocument
 from shared.documents.sentences import language, split_sentences
 
@@ -44,6 +45,7 @@ def chunk(
     pending_headings: list[_Unit] = []
     section: tuple[str, ...] | None = None
     for index, block in enumerate(doc.blocks):
+        check()
         if block.kind is BlockKind.HEADING:
             packer.end_section()
             pending_headings.append(_Unit(block.text, index, sentence=False))
@@ -79,6 +81,7 @@ def _hard_split(text: str, max_chars: int) -> list[str]:
     """A sentence longer than ``max_chars``, cut at the last space before the limit."""
     pieces: list[str] = []
     while len(text) > max_chars:
+        check()
         cut = text.rfind(" ", max_chars // 2, max_chars + 1)
         if cut <= 0:
             cut = max_chars

@@ -33,7 +33,8 @@ class UnsafeDocument(DocumentError):
 
 class ExtractionFailed(DocumentError):
     """The parser could not produce text: codes ``parse_failed``, ``no_text``,
-    ``too_much_text``. The message is the document's human-readable failure reason."""
+    ``too_much_text``, ``too_slow`` (past the time budget). The message is the
+    document's human-readable failure reason."""
 
     status = 422
     code = "parse_failed"

@@ -12,6 +12,7 @@ from pathlib import PurePosixPath
 from markdown_it import MarkdownIt
 
 from shared.documents.blocks import BlockBuilder
+from shared.documents.budget import check
 from shared.documents.docx import add_docx
 from shared.documents.errors import ExtractionFailed
 from shared.documents.htmltext import add_html
@@ -23,7 +24,7 @@ from shared.documents.text import clean_text, decode_text
 
 UNTITLED = "Untitled document"
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
-_FRONT_TITLE = re.compile(r"^title:[ \t]*(.+?)[ \t]*$", re.MULTILINE)
+_FRONT_TITLE = re.compile(r"^title:[ \t]*+(\S(?:.*\S)?)", re.MULTILINE)  # linear
 
 
 def extract(
@@ -69,7 +70,29 @@ def extract(
 
 def _markdown() -> MarkdownIt:
     # CommonMark with raw HTML kept, so that the HTML pass can drop hidden inline HTML.
-    return MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+    md = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+    # markdown-it is pure Python and slow on adversarial input (1M list markers: 13 s,
+    # "[" * 2M: 16 s): a first rule in the block and inline chains checks the budget at
+    # every block start, line and inline token, and never matches.
+    # "alt": also asked at every line of a paragraph, list or quote (as a terminator).
+    md.block.ruler.before(
+        "table",
+        "time_budget",
+        _block_budget,
+        {"alt": ["paragraph", "reference", "blockquote", "list"]},
+    )
+    md.inline.ruler.before("text", "time_budget", _inline_budget)
+    return md
+
+
+def _block_budget(state: object, start_line: int, end_line: int, silent: bool) -> bool:
+    check()
+    return False
+
+
+def _inline_budget(state: object, silent: bool) -> bool:
+    check()
+    return False
 
 
 def _add_markdown(builder: BlockBuilder, text: str) -> str | None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from shared.documents.blocks import BlockBuilder
+from shared.documents.budget import check
 from shared.documents.errors import ExtractionFailed
 
 _SKIP = frozenset(
@@ -37,8 +38,10 @@ _BLOCKS = frozenset(
 )  # fmt: skip
 _LISTS = frozenset({"ul", "ol", "menu"})
 
-_DECLARATION = re.compile(r"([a-zA-Z-]+)\s*:\s*([^;]+)")
-_PX = re.compile(r"^(-?\d*\.?\d+)\s*(px|pt|em|rem|%|vw|vh)?$")
+# Every pattern here is linear on any input (possessive quantifiers, matches that start
+# only where a run starts): a 200 KB style attribute of letters took minutes before.
+_DECLARATION = re.compile(r"(?<![a-zA-Z-])([a-zA-Z-]++)\s*+:\s*+([^;]++)")
+_PX = re.compile(r"^(-?(?:\d++(?:\.\d*+)?|\.\d++))\s*+(px|pt|em|rem|%|vw|vh)?$")
 _RGB = re.compile(
     r"^rgba?\(\s*([\d.]+%?)[\s,]+([\d.]+%?)[\s,]+([\d.]+%?)(?:[\s,/]+([\d.]+%?))?\s*\)$"
 )
@@ -48,7 +51,8 @@ _HSL = re.compile(
 _NEAR_WHITE = 240  # every channel at least this bright reads as white on a white page
 _OFFSCREEN_PX = -999
 _WHITE_NAMES = frozenset({"white", "snow", "ivory", "ghostwhite", "whitesmoke", "floralwhite"})
-_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
+# An unclosed comment runs to the end (as in CSS), in one linear match.
+_COMMENT = re.compile(r"/\*.*?(?:\*/|\Z)", re.DOTALL)
 
 
 def add_html(builder: BlockBuilder, html: str) -> str | None:
@@ -68,7 +72,7 @@ def add_html(builder: BlockBuilder, html: str) -> str | None:
 
 
 MAX_DEPTH = 500  # real pages nest < 100 deep; lexbor's parse time grows with depth squared
-_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9:-]*)[^>]*?(/?)>")
+_TAG_START = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9:-]*+)")
 _VOID = frozenset(
     {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
      "source", "track", "wbr", "keygen", "basefont", "bgsound", "frame", "isindex"}
@@ -83,9 +87,19 @@ def _check_depth(html: str) -> None:
     """Refuse pathological nesting BEFORE parsing: 50,000 nested <div>s take lexbor
     seconds, a 10 MB file of them hours. Counts elements that need an end tag."""
     depth = 0
-    for match in _TAG.finditer(html):
+    position = 0
+    while True:
+        # A tag's start, then its ">" with str.find: linear, where one regex with
+        # ``[^>]*`` rescanned the rest of the file from every "<a" that never closes.
+        match = _TAG_START.search(html, position)
+        if match is None:
+            return
+        end = html.find(">", match.end())
+        if end < 0:
+            return  # no tag closes after this point
+        position = end + 1
         name = match.group(2).lower()
-        if name in _VOID or name in _OPTIONAL_END or match.group(3):
+        if name in _VOID or name in _OPTIONAL_END or html[end - 1] == "/":
             continue
         if match.group(1):
             depth = max(depth - 1, 0)
@@ -130,6 +144,7 @@ class _Walker:
 
     def walk(self, node: LexborNode, context: _Context) -> None:
         for child in node.iter(include_text=True):
+            check()
             tag = child.tag
             if tag == "-text":
                 self.write(child.text(deep=False), context)
@@ -325,6 +340,7 @@ def _stylesheet(tree: LexborHTMLParser) -> tuple[set[int], bool]:
     dark_page = False
     rules = [rule for style in tree.css("style") for rule in _rules(style.text(deep=True))]
     for selectors, body in rules[:_MAX_RULES]:
+        check()  # each rule is a query over the whole tree
         declarations = _declarations(body)
         names = {selector.strip().lower() for selector in selectors.split(",")}
         if names & _PAGE_SELECTORS and _background(declarations):
@@ -335,6 +351,7 @@ def _stylesheet(tree: LexborHTMLParser) -> tuple[set[int], bool]:
             selector = selector.strip()
             if not selector or ":" in selector or "@" in selector:
                 continue
+            check()
             try:
                 matched = tree.css(selector)
             except Exception:  # noqa: S112 - a selector lexbor cannot parse is skipped

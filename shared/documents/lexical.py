@@ -17,10 +17,12 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
+from bisect import bisect_left
 from dataclasses import dataclass
 
 import snowballstemmer  # type: ignore[import-untyped]
 
+from shared.documents.budget import check
 from shared.documents.korean import kiwi
 from shared.documents.sentences import has_hangul
 
@@ -51,11 +53,13 @@ class _Morpheme:
 
 def terms(text: str) -> list[str]:
     """Index terms of ``text`` in order of appearance (repeats kept, for term counts)."""
+    check()
     text = unicodedata.normalize("NFKC", text)
     morphemes = _morphemes(text) if has_hangul(text) else []
+    starts = [m.start for m in morphemes]
     found: list[tuple[int, str]] = []
     for match in _TOKEN.finditer(text):
-        found.extend((match.start(), term) for term in _token_terms(match, morphemes))
+        found.extend((match.start(), term) for term in _token_terms(match, morphemes, starts))
     for morpheme in morphemes:
         if morpheme.tag.split("-")[0] in KOREAN_CONTENT_TAGS and not morpheme.form.isascii():
             found.append((morpheme.start, morpheme.form))
@@ -67,15 +71,18 @@ query_terms = terms
 
 
 def _morphemes(text: str) -> list[_Morpheme]:
-    return [_Morpheme(t.form, t.tag, t.start, t.start + t.len) for t in kiwi().tokenize(text)]
+    """Morphemes in order of their start (stable: kiwipiepy's order among equals)."""
+    found = [_Morpheme(t.form, t.tag, t.start, t.start + t.len) for t in kiwi().tokenize(text)]
+    found.sort(key=lambda m: m.start)
+    return found
 
 
-def _token_terms(match: re.Match[str], morphemes: list[_Morpheme]) -> list[str]:
+def _token_terms(match: re.Match[str], morphemes: list[_Morpheme], starts: list[int]) -> list[str]:
     token = match.group()
     if not has_hangul(token):
         return _latin_terms(token)
     start = match.start()
-    token = _strip_trailing(token, start, morphemes)
+    token = _strip_trailing(token, start, morphemes, starts)
     out: list[str] = []
     hangul_runs: list[str] = []
     for run in _SCRIPT_RUN.findall(token):
@@ -90,10 +97,11 @@ def _token_terms(match: re.Match[str], morphemes: list[_Morpheme]) -> list[str]:
     return out
 
 
-def _strip_trailing(token: str, start: int, morphemes: list[_Morpheme]) -> str:
+def _strip_trailing(token: str, start: int, morphemes: list[_Morpheme], starts: list[int]) -> str:
     """Cut particles and endings that kiwipiepy finds at the end of the token."""
     end = start + len(token)
-    inside = [m for m in morphemes if start <= m.start < end]
+    # Bisect, not a scan of every morpheme per token (quadratic in a chunk's length).
+    inside = morphemes[bisect_left(starts, start) : bisect_left(starts, end)]
     while inside and inside[-1].tag.split("-")[0].startswith(_TRAILING_TAGS):
         inside.pop()
     if not inside:

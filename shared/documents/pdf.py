@@ -16,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from shared.documents.budget import remaining
 from shared.documents.errors import ExtractionFailed
 
 TIMEOUT_SECONDS = 30.0  # a 10-page resume takes well under a second
@@ -33,7 +34,10 @@ def pdf_pages(
     memory_bytes: int = MEMORY_BYTES,
     max_pages: int = MAX_PAGES,
 ) -> list[str]:
-    """The text of each page; ``ExtractionFailed`` if the parser fails, hangs or explodes."""
+    """The text of each page; ``ExtractionFailed`` if the parser fails, hangs or explodes.
+
+    Under a ``time_budget`` the timeout is at most what is left of it."""
+    timeout = remaining(timeout)
     cpu_seconds = max(int(timeout) + 1, 1)
     command = [
         sys.executable,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from shared.documents.blocks import BlockBuilder
+from shared.documents.budget import check
 
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t\u3000]*\n")
 _SENTENCE_END = re.compile(r"[.!?。…][\"'”’)\]]*[ \t]*$")
@@ -20,6 +21,7 @@ def add_text(builder: BlockBuilder, text: str) -> None:
         kind = "paragraph"
         lines: list[str] = []
         for line in paragraph.split("\n"):
+            check()
             bullet = _BULLET.match(line)
             if bullet:
                 _emit(builder, kind, lines)

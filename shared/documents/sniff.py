@@ -80,7 +80,7 @@ _MARKDOWN_SIGNALS = (
     re.compile(r"^\S.*\n(?:=+|-{3,})[ \t]*$", re.MULTILINE),  # setext heading
     re.compile(r"^[ \t]*[-*+][ \t]+\S", re.MULTILINE),  # bullet list
     re.compile(r"^[ \t]*\d{1,3}\.[ \t]+\S", re.MULTILINE),  # ordered list
-    re.compile(r"\[[^\]\n]+\]\([^)\s]+\)"),  # link
+    re.compile(r"\[[^\[\]\n]+\]\([^)\s]+\)"),  # link (no "[" inside: linear on "[[[[")
     re.compile(r"^```", re.MULTILINE),  # fenced code
     re.compile(r"^>[ \t]", re.MULTILINE),  # quote
     re.compile(r"\*\*[^*\n]+\*\*|__[^_\n]+__"),  # bold

@@ -1,0 +1,106 @@
+"""The embed function under the parse time budget: a document built to stall the text
+parsers ends ``failed`` with the reason, and the same function instance then makes the
+next document ready (Gemini embeddings against the local fake: no model to load)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+import shared.resources
+from shared.content.failure import UPLOADED
+from shared.documents import budget
+from shared.embedded.procs import free_port
+from shared.events.cloudevent import CloudEvent, to_binary
+from shared.settings import get_settings
+from tests.accounts.conftest import PUBLIC_URL
+from tests.conftest import Database
+from tests.embeddings.conftest import API_KEY
+from tests.embeddings.fake_gemini import FakeGemini, serve
+from tests.support.gateway import Gateway
+
+BUDGET = 1.0
+
+
+def _reset() -> None:
+    get_settings.cache_clear()
+    shared.resources._current = None
+
+
+@pytest.fixture
+async def gateway(
+    accounts_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Gateway]:
+    fake = FakeGemini(API_KEY)
+    async with serve(fake.app, free_port()) as url:
+        monkeypatch.setenv("EMBEDDING_PROVIDER", "gemini")
+        monkeypatch.setenv("GEMINI_API_KEY", API_KEY)
+        monkeypatch.setenv("GEMINI_BASE_URL", url)
+        monkeypatch.delenv("BROKER_URL", raising=False)
+        monkeypatch.setattr(budget, "TIME_BUDGET_SECONDS", BUDGET)
+        _reset()
+        yield Gateway()  # a fresh embed function: its provider comes from these settings
+        if shared.resources._current is not None:
+            await shared.resources._current.close()
+    monkeypatch.undo()
+    _reset()
+
+
+async def _deliver(gateway: Gateway, pg: Database, doc_id: str) -> int:
+    """POST the document's uploaded event (from the outbox) to embed, binary mode."""
+    with psycopg.connect(pg.superuser_url) as conn:
+        row = conn.execute(
+            "SELECT event_id, source, data::text FROM outbox WHERE type = %s AND subject = %s",
+            (UPLOADED, doc_id),
+        ).fetchone()
+    assert row is not None
+    event = CloudEvent(
+        {
+            "specversion": "1.0",
+            "id": row[0],
+            "source": row[1],
+            "type": UPLOADED,
+            "subject": doc_id,
+            "datacontenttype": "application/json",
+        },
+        row[2].encode(),
+    )
+    headers, body = to_binary(event)
+    transport = httpx.ASGITransport(app=gateway.app("embed"))
+    async with httpx.AsyncClient(transport=transport, base_url="http://embed") as embed:
+        return (await embed.post("/", content=body, headers=headers)).status_code
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("markers.md", b"-\n" * 1_000_000),
+        ("brackets.md", b"[" * 2_000_000),
+        ("bullets.txt", b"- a\n" * 1_000_000),
+    ],
+)
+async def test_a_document_that_stalls_the_parser_fails_and_embed_stays_healthy(
+    gateway: Gateway, owner: dict[str, Any], pg: Database, name: str, data: bytes
+) -> None:
+    transport = httpx.ASGITransport(app=gateway, client=("10.9.1.1", 1))
+    async with httpx.AsyncClient(
+        transport=transport, base_url=PUBLIC_URL, headers=owner["headers"], timeout=60
+    ) as api:
+        docs = f"/api/bots/{owner['bot']}/documents"
+        slow = (await api.post(docs, files={"file": (name, data)})).json()["id"]
+        assert await _deliver(gateway, pg, slow) == 202
+        body = (await api.get(f"{docs}/{slow}")).json()
+        assert body["status"] in ("failed", "ready"), body  # never left processing
+        if body["status"] == "failed":  # a machine fast enough may finish within 1 s
+            assert f"took longer than {BUDGET:g} s" in body["error"], body
+        fine = (
+            await api.post(docs, files={"file": ("cv.md", b"# Jane\n\nKafka at scale.\n")})
+        ).json()["id"]
+        assert await _deliver(gateway, pg, fine) == 202
+        after = (await api.get(f"{docs}/{fine}")).json()
+        assert after["status"] == "ready", after
+        assert after["embedding_model"].startswith("gemini:")
