@@ -38,11 +38,11 @@ async def deadletter(event: CloudEvent) -> None:
         return
     # Also on a repeated dead letter: giving up is idempotent, and a crash between the
     # two steps must not leave the document waiting forever.
-    outcome = await give_up(pool, event)
+    outcome, failed_id = await give_up(pool, event)
     log.info("document given up", extra={"event_id": event.id, "outcome": outcome})
-    if outcome == "failed" and res.settings.broker_url:
+    if failed_id is not None and res.settings.broker_url:
         _broker = _broker or BrokerClient(res.settings.broker_url)
         try:  # document.failed; outbox-relay re-sends it if this fails
-            await send_pending(pool, _broker, limit=20)
+            await send_pending(pool, _broker, event_ids=[failed_id])
         except Exception:
             log.warning("event not sent after commit; outbox-relay will", exc_info=True)

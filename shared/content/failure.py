@@ -39,7 +39,7 @@ async def already_processed(conn: AsyncConnection, event: CloudEvent) -> bool:
     return await cur.fetchone() is not None
 
 
-async def fail_document(conn: AsyncConnection, doc_id: str, bot_id: str, reason: str) -> None:
+async def fail_document(conn: AsyncConnection, doc_id: str, bot_id: str, reason: str) -> CloudEvent:
     """Status ``failed`` with its human reason, no chunks, and the event: one transaction."""
     reason = reason[:1000]
     await conn.execute(
@@ -48,7 +48,7 @@ async def fail_document(conn: AsyncConnection, doc_id: str, bot_id: str, reason:
         (reason, doc_id),
     )
     await conn.execute("DELETE FROM chunks WHERE document_id = %s", (doc_id,))
-    await outbox.record(
+    event = await outbox.record(
         conn,
         FAILED,
         SOURCE,
@@ -56,9 +56,10 @@ async def fail_document(conn: AsyncConnection, doc_id: str, bot_id: str, reason:
         subject=doc_id,
     )
     log.warning("document failed", extra={"document_id": doc_id, "reason": reason})
+    return event
 
 
-async def give_up(pool: AsyncConnectionPool, dead: CloudEvent) -> str:
+async def give_up(pool: AsyncConnectionPool, dead: CloudEvent) -> tuple[str, str | None]:
     """A ``document.uploaded`` event reached the dead-letter sink: no delivery will
     finish it, so the document ends ``failed`` with a human reason and
     ``document.failed`` is recorded (one transaction); returns the outcome.
@@ -67,14 +68,15 @@ async def give_up(pool: AsyncConnectionPool, dead: CloudEvent) -> str:
     ``processing`` on behalf of THIS event is failed, so a repeated dead letter changes
     nothing, a dead letter of an event a reindex has superseded leaves the document to
     the newer event, and a later replay or reindex can still make it ``ready`` (embed's
-    own claim of the event is never taken here).
+    own claim of the event is never taken here). Returns the outcome and the id of the
+    recorded ``document.failed`` event, if any.
     """
     try:
         data = dead.json()
         doc_id = str(uuid.UUID(str(data["document_id"])))
         owner = str(uuid.UUID(str(data["owner_id"])))
     except (ValueError, KeyError, TypeError):
-        return "ignored"  # not a document event we can act on; the dead letter is kept
+        return "ignored", None  # not a document event we can act on; the dead letter is kept
     async with pool.connection() as conn, conn.transaction():
         await act_as(conn, owner)
         cur = await conn.execute(
@@ -84,14 +86,14 @@ async def give_up(pool: AsyncConnectionPool, dead: CloudEvent) -> str:
         )
         row = await cur.fetchone()
         if row is None:
-            return "gone"
+            return "gone", None
         bot_id, status, waits_on, attempts = row
         if status not in ("uploaded", "processing") or await already_processed(conn, dead):
-            return "settled"
+            return "settled", None
         if waits_on is not None and waits_on != dead.id:
-            return "superseded"
-        await fail_document(conn, doc_id, str(bot_id), undeliverable_reason(dead, attempts))
-    return "failed"
+            return "superseded", None
+        event = await fail_document(conn, doc_id, str(bot_id), undeliverable_reason(dead, attempts))
+    return "failed", event.id
 
 
 _UNAVAILABLE = frozenset(
