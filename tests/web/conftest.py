@@ -171,8 +171,10 @@ def chat_api(system: System) -> System:
     return system
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(system: System) -> Iterator[Any]:
+    """Module-scoped: Playwright's sync API keeps an event loop running in this thread
+    while it is open, which async tests of later modules could not share."""
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
