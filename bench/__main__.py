@@ -17,9 +17,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import broker, embedder, quotas
+from bench import broker, embedder, ingest, quotas
 
-BENCHES = {"broker": broker.run, "quotas": quotas.run, "embedder": embedder.run}
+BENCHES = {
+    "broker": broker.run,
+    "quotas": quotas.run,
+    "embedder": embedder.run,
+    "ingest": ingest.run,
+}
 RESULTS = Path(__file__).with_name("results")
 
 

@@ -109,3 +109,24 @@ def test_quick_embedder_bench_reports_every_figure() -> None:
             assert "overhead_p50_ms" in row
             assert row["rate_vs_raw"] > 0
     assert "| embedder function over HTTP" in stdout
+
+
+def test_quick_ingest_bench_reports_every_figure() -> None:
+    ingest, stdout = run_quick("ingest")
+    rows = {row["name"]: row for row in ingest["rows"]}
+    bare = rows["bare steps: extract + chunk + terms + encode"]
+    served = rows["upload to ready (content > outbox > broker > embed > embedder)"]
+    raw = rows["raw aiohttp POST to fake Gemini (resume chunks)"]
+    gemini = rows["GeminiEmbedder.embed (resume chunks)"]
+    assert set(rows) == {bare["name"], served["name"], raw["name"], gemini["name"]}
+    for row in rows.values():
+        assert row["runs"] > 0
+        assert row["max_ms"] >= row["median_ms"] >= row["min_ms"] > 0
+    # The same resume both ways: ten pages of real text make the same chunks.
+    assert served["chunks"] == bare["chunks"] >= 10
+    assert raw["texts"] == gemini["texts"] == bare["chunks"]
+    assert served["vs_baseline"] > 0
+    assert gemini["vs_baseline"] > 0
+    assert "overhead_median_ms" in gemini
+    assert "10 pages" in ingest["resume"] or ingest["resume"].startswith("synthetic")
+    assert "| upload to ready" in stdout
