@@ -51,10 +51,11 @@ async def gateway(
 
 
 async def _deliver(gateway: Gateway, pg: Database, doc_id: str) -> int:
-    """POST the document's uploaded event (from the outbox) to embed, binary mode."""
+    """POST the document's latest uploaded event (from the outbox) to embed, binary mode."""
     with psycopg.connect(pg.superuser_url) as conn:
         row = conn.execute(
-            "SELECT event_id, source, data::text FROM outbox WHERE type = %s AND subject = %s",
+            "SELECT event_id, source, data::text FROM outbox WHERE type = %s AND subject = %s "
+            "ORDER BY seq DESC LIMIT 1",
             (UPLOADED, doc_id),
         ).fetchone()
     assert row is not None
@@ -104,3 +105,38 @@ async def test_a_document_that_stalls_the_parser_fails_and_embed_stays_healthy(
         after = (await api.get(f"{docs}/{fine}")).json()
         assert after["status"] == "ready", after
         assert after["embedding_model"].startswith("gemini:")
+
+
+async def test_reindex_re_embeds_every_document_with_progress_in_their_statuses(
+    gateway: Gateway, owner: dict[str, Any], pg: Database
+) -> None:
+    transport = httpx.ASGITransport(app=gateway, client=("10.9.1.2", 1))
+    async with httpx.AsyncClient(
+        transport=transport, base_url=PUBLIC_URL, headers=owner["headers"], timeout=60
+    ) as api:
+        docs = f"/api/bots/{owner['bot']}/documents"
+        ids = [
+            (await api.post(docs, files={"file": (f"cv{i}.md", text)})).json()["id"]
+            for i, text in enumerate([b"# A\n\nKafka at scale.\n", b"# B\n\nRedis.\n"])
+        ]
+        for doc_id in ids:
+            assert await _deliver(gateway, pg, doc_id) == 202
+        reindexed = await api.post(f"/api/bots/{owner['bot']}/reindex")
+        assert reindexed.status_code == 202
+        assert reindexed.json() == {"documents": 2, "status": "reindexing"}
+        # Progress: every document is back to uploaded, its old vectors gone at once.
+        listed = {d["id"]: d for d in (await api.get(docs)).json()["documents"]}
+        assert [(listed[i]["status"], listed[i]["chunks"]) for i in ids] == [("uploaded", 0)] * 2
+        assert await _deliver(gateway, pg, ids[0]) == 202
+        listed = {d["id"]: d for d in (await api.get(docs)).json()["documents"]}
+        assert [listed[i]["status"] for i in ids] == ["ready", "uploaded"]
+        assert await _deliver(gateway, pg, ids[1]) == 202
+        for doc_id in ids:
+            body = (await api.get(f"{docs}/{doc_id}")).json()
+            assert body["status"] == "ready"
+            assert body["chunks"] >= 1
+    with psycopg.connect(pg.superuser_url) as conn:
+        count = conn.execute(
+            "SELECT count(*) FROM chunks WHERE document_id = ANY(%s::uuid[])", (ids,)
+        ).fetchone()
+    assert count == (sum(1 for _ in ids),)  # one chunk each, no duplicates left behind
