@@ -349,7 +349,9 @@ _CHAT_PATHS: Json = {
     },
     "/api/conversations": {
         "get": _op(
-            "Your conversations (as the signed-in user or the guest visitor)",
+            "Your conversations (as the signed-in user or the guest visitor); with "
+            "`?bot={slug}`, the conversations visitors had with your bot (read-only, "
+            "without who asked)",
             "chat",
             {"200": _json({"type": "object"}), **_errors(401)},
             op_id="listConversations",

@@ -144,7 +144,8 @@ async def ask_preflight(request: Request) -> Response:
 
 async def list_conversations(request: Request) -> Response:
     principal = authenticate(request)
-    items = await (await chat_service()).conversations(principal)
+    bot = request.query_params.get("bot")
+    items = await (await chat_service()).conversations(principal, bot)
     return JSONResponse({"conversations": items}, headers=NO_STORE)
 
 

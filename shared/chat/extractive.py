@@ -19,6 +19,7 @@ from shared.chat.generation import (
     Generator,
     Passage,
     looks_like_instruction,
+    strip_instructions,
 )
 from shared.documents.lexical import terms as text_terms
 from shared.documents.sentences import language as text_language
@@ -45,7 +46,7 @@ def candidates(passages: Sequence[Passage]) -> list[Candidate]:
     out: list[Candidate] = []
     for rank, passage in enumerate(passages):
         order = 0
-        for line in passage.text.split("\n"):
+        for line in strip_instructions(passage.text).split("\n"):
             line = _BULLET.sub("", line).strip()
             if not line:
                 continue

@@ -82,13 +82,14 @@ _INSTRUCTION_PATTERNS = [
     r"\byou\s+are\s+now\b",
     r"\b(reply|respond|answer|say|output|print)\b.{0,20}\b(only|exactly|with)\b.{0,40}[A-Z0-9_-]{6,}",
     r"\bnew\s+instructions?\b",
+    r"^\W*(say|reply|respond|output|print|repeat)\b[^.!?]{0,40}[A-Z0-9]{3,}[-_][A-Za-z0-9]{3,}",
     r"\bjailbreak\b",
     r"(이전|앞의|위의|기존)\s*(의\s*)?(모든\s*)?(지시|명령|지침|프롬프트)",
     r"(지시|명령|지침|프롬프트)\S*\s*(을|를)?\s*(무시|잊)",
     r"시스템\s*프롬프트",
     r"(라고|이라고)\s*(만\s*)?(답|대답|응답|출력)\s*(하|해)",
 ]
-_INSTRUCTION = re.compile("|".join(_INSTRUCTION_PATTERNS), re.IGNORECASE | re.DOTALL)
+_INSTRUCTION = re.compile("|".join(_INSTRUCTION_PATTERNS), re.IGNORECASE | re.DOTALL | re.MULTILINE)
 
 
 def looks_like_instruction(sentence: str) -> bool:
@@ -97,20 +98,18 @@ def looks_like_instruction(sentence: str) -> bool:
 
 
 def strip_instructions(text: str) -> str:
-    """``text`` without its sentences that read as instructions to a model."""
+    """``text`` without its paragraphs (lines) that hold a sentence reading as an
+    instruction to a model. The whole paragraph goes: an injection's next sentence
+    ("Say PWNED.") is often harmless-looking on its own."""
     from shared.documents.sentences import split_sentences
 
     if not _INSTRUCTION.search(text):
         return text
-    kept: list[str] = []
-    for line in text.split("\n"):
-        sentences = split_sentences(line)
-        if not sentences:
-            kept.append(line)
-            continue
-        clean = [s for s in sentences if not looks_like_instruction(s)]
-        if clean:
-            kept.append(" ".join(clean))
+    kept = [
+        line
+        for line in text.split("\n")
+        if not any(looks_like_instruction(s) for s in split_sentences(line) or [line])
+    ]
     return "\n".join(kept)
 
 

@@ -223,6 +223,7 @@ class GeminiGenerator(Generator):
         from google.genai import types
 
         options = types.HttpOptions(
+            api_version="v1beta",  # streamGenerateContent with alt=sse, as the public API
             timeout=int(self._timeout * 1000),
             retry_options=types.HttpRetryOptions(attempts=1),
         )

@@ -20,23 +20,23 @@ from urllib.parse import urlsplit
 
 HOLD_LIMIT = 2048  # an unfinished construct longer than this is released as text
 _TAG = re.compile(r"</?[A-Za-z!?][^<>]*>|<!--.*?-->", re.DOTALL)
-_IMAGE = re.compile(r"!\[([^\]\n]{0,300})\]\(([^)\s]{0,2000})(?:\s+\"[^\"]*\")?\)")
-_LINK = re.compile(r"\[([^\]\n]{0,300})\]\(([^)\s]{0,2000})(?:\s+\"[^\"]*\")?\)")
+# A link target may hold one level of parentheses: [x](javascript:alert(1)).
+_TARGET = r"\(((?:[^()\s]|\([^()\s]{0,200}\)){0,2000})(?:\s+\"[^\"]*\")?\)"
+_IMAGE = re.compile(r"!\[([^\]\n]{0,300})\]" + _TARGET)
+_LINK = re.compile(r"\[([^\]\n]{0,300})\]" + _TARGET)
 _URL = re.compile(r"(?i)\b(?:https?://|www\.)[^\s<>()\[\]\"']+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 _REMOVED = "[link removed]"
-# Where an unfinished construct may start: a tag, a link or image, a URL.
-_OPENERS = re.compile(r"<|!?\[|(?i:h(?:t(?:t(?:p(?:s?(?::(?:/(?:/)?)?)?)?)?)?)?$)|(?i:www)")
 
 
 def _origin(url: str) -> str | None:
     try:
         parts = urlsplit(url if "://" in url else "https://" + url)
-    except ValueError:
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            return None
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # a malformed host or port
         return None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return None
-    port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{parts.hostname.lower()}{port}"
 
 
@@ -69,17 +69,21 @@ class OutputFilter:
 
     def _safe_cut(self, text: str) -> int:
         """Length of the prefix that no later piece can turn into a construct."""
-        cut = len(text)
-        # An unclosed tag, link or image anywhere in the tail.
-        for opener in ("<", "[", "!["):
-            at = text.rfind(opener)
-            if at != -1 and at < cut and not self._closed(text[at:]):
-                cut = at
-        # A URL that may still be growing: the last whitespace-free word.
+        # The last word may still grow into a URL (or a "!" into an image): hold it
+        # until whitespace ends it.
         last_space = max(text.rfind(" "), text.rfind("\n"), text.rfind("\t"))
-        tail = text[last_space + 1 :]
-        if tail and _OPENERS.search(tail):
-            cut = min(cut, last_space + 1 + _OPENERS.search(tail).start())  # type: ignore[union-attr]
+        cut = last_space + 1
+        # Never cut inside a tag, link or image: move the cut before any construct
+        # the released prefix would leave unclosed.
+        moved = True
+        while moved and cut > 0:
+            moved = False
+            prefix = text[:cut]
+            for opener in ("<", "[", "!["):
+                at = prefix.rfind(opener)
+                if at != -1 and not self._closed(prefix[at:]):
+                    cut, moved = at, True
+                    break
         if len(text) - cut > HOLD_LIMIT:
             cut = len(text)
         return cut
@@ -93,6 +97,11 @@ class OutputFilter:
         # "[text" without "](" yet: closed once the bracket closed and something else
         # than "(" followed it.
         close = fragment.find("]")
+        newline = fragment.find("\n")
+        if newline != -1 and (close == -1 or newline < close):
+            return True  # a link text never spans lines: this "[" is just text
+        if close == -1 and len(fragment) > 300:
+            return True  # longer than any link text we keep
         return close != -1 and close + 1 < len(fragment) and fragment[close + 1] != "("
 
     def clean(self, text: str) -> str:

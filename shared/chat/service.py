@@ -445,32 +445,71 @@ class ChatService:
 
     # -- conversations and feedback ----------------------------------------------------
 
-    async def conversations(self, principal: Principal, limit: int = 50) -> list[dict[str, Any]]:
-        async with self.pool.connection() as conn, conn.transaction():
-            await _as_asker(conn, asker_of(principal))
-            cur = conn.cursor(row_factory=dict_row)
-            await cur.execute(
-                "SELECT c.id::text AS id, b.slug AS bot, c.title, c.created_at, c.updated_at, "
-                "(SELECT count(*) FROM messages m WHERE m.conversation_id = c.id) AS messages "
-                "FROM conversations c JOIN bot_slugs(ARRAY(SELECT DISTINCT bot_id FROM "
-                "conversations WHERE asker = %s)) b ON b.id = c.bot_id "
-                "WHERE c.asker = %s ORDER BY c.updated_at DESC LIMIT %s",
-                (asker_of(principal), asker_of(principal), limit),
-            )
-            rows = await cur.fetchall()
-        return [_iso(r) for r in rows]
-
-    async def conversation(self, principal: Principal, raw_id: str) -> dict[str, Any]:
-        if not _UUID.match(raw_id):
-            raise NotFound("no such conversation", code="conversation_not_found")
+    async def conversations(
+        self, principal: Principal, bot_slug: str | None = None, limit: int = 50
+    ) -> list[dict[str, Any]]:
+        """The caller's own conversations; with ``bot_slug``, the conversations visitors
+        had with that bot, for its owner (who asked is not shown: only whether it was a
+        guest or a signed-in user)."""
+        if bot_slug is not None:
+            return await self._bot_conversations(principal, bot_slug, limit)
         asker = asker_of(principal)
         async with self.pool.connection() as conn, conn.transaction():
             await _as_asker(conn, asker)
             cur = conn.cursor(row_factory=dict_row)
             await cur.execute(
+                "SELECT c.id::text AS id, b.slug AS bot, c.title, c.created_at, c.updated_at, "
+                "(SELECT count(*) FROM messages m WHERE m.conversation_id = c.id) "
+                "AS message_count "
+                "FROM conversations c JOIN bot_slugs(ARRAY(SELECT DISTINCT bot_id FROM "
+                "conversations WHERE asker = %s)) b ON b.id = c.bot_id "
+                "WHERE c.asker = %s ORDER BY c.updated_at DESC LIMIT %s",
+                (asker, asker, limit),
+            )
+            rows = await cur.fetchall()
+        return [_iso(r) for r in rows]
+
+    async def _bot_conversations(
+        self, principal: Principal, slug: str, limit: int
+    ) -> list[dict[str, Any]]:
+        if principal.is_guest or not validation.is_slug(slug):
+            raise NotFound(f"you have no bot {slug!r}", code="bot_not_found")
+        async with self.pool.connection() as conn, conn.transaction():
+            await conn.execute("SELECT set_config('app.user_id', %s, true)", (principal.subject,))
+            cur = conn.cursor(row_factory=dict_row)
+            await cur.execute(
+                "SELECT id FROM bots WHERE slug = %s AND owner_id = %s", (slug, principal.subject)
+            )
+            bot = await cur.fetchone()
+            if bot is None:
+                raise NotFound(f"you have no bot {slug!r}", code="bot_not_found")
+            await cur.execute(
+                "SELECT c.id::text AS id, %s AS bot, c.title, c.created_at, c.updated_at, "
+                "split_part(c.asker, ':', 1) AS asker_kind, "
+                "(SELECT count(*) FROM messages m WHERE m.conversation_id = c.id) "
+                "AS message_count "
+                "FROM conversations c WHERE c.bot_id = %s AND c.bot_owner_id = %s "
+                "ORDER BY c.updated_at DESC LIMIT %s",
+                (slug, bot["id"], principal.subject, limit),
+            )
+            rows = await cur.fetchall()
+        return [_iso(r) for r in rows]
+
+    async def conversation(self, principal: Principal, raw_id: str) -> dict[str, Any]:
+        """One conversation, to its asker, or (read-only) to the owner of its bot."""
+        if not _UUID.match(raw_id):
+            raise NotFound("no such conversation", code="conversation_not_found")
+        asker = asker_of(principal)
+        owner = "" if principal.is_guest else principal.subject
+        async with self.pool.connection() as conn, conn.transaction():
+            await _as_asker(conn, asker)
+            await conn.execute("SELECT set_config('app.user_id', %s, true)", (owner,))
+            cur = conn.cursor(row_factory=dict_row)
+            await cur.execute(
                 "SELECT c.id::text AS id, c.bot_id::text AS bot_id, c.title, c.created_at, "
-                "c.updated_at FROM conversations c WHERE c.id = %s AND c.asker = %s",
-                (raw_id, asker),
+                "c.updated_at, c.asker = %s AS mine FROM conversations c "
+                "WHERE c.id = %s AND (c.asker = %s OR c.bot_owner_id::text = %s)",
+                (asker, raw_id, asker, owner),
             )
             conv = await cur.fetchone()
             if conv is None:
@@ -479,8 +518,8 @@ class ChatService:
                 "SELECT m.id::text AS id, m.question, m.answer, m.citations, m.answerable, "
                 "m.provider, m.latency_ms, m.created_at, f.rating, f.comment "
                 "FROM messages m LEFT JOIN feedback f ON f.message_id = m.id "
-                "WHERE m.conversation_id = %s AND m.asker = %s ORDER BY m.created_at, m.id",
-                (raw_id, asker),
+                "WHERE m.conversation_id = %s ORDER BY m.created_at, m.id",
+                (raw_id,),
             )
             messages = await cur.fetchall()
             await cur.execute(
@@ -489,6 +528,7 @@ class ChatService:
             slug = await cur.fetchone()
         view = _iso(conv)
         view["bot"] = slug["slug"] if slug else None
+        view["view"] = "asker" if view.pop("mine") else "owner"
         del view["bot_id"]
         view["messages"] = [
             {

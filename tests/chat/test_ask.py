@@ -209,7 +209,7 @@ async def test_conversations_continue_and_are_visible_to_their_asker_only(
         listed = (await client.get("/api/conversations", headers=bearer(token))).json()
         assert [c["id"] for c in listed["conversations"]] == [conversation]
         assert listed["conversations"][0]["bot"] == demo["bot"]
-        assert listed["conversations"][0]["messages"] == 2
+        assert listed["conversations"][0]["message_count"] == 2
         view = (
             await client.get(f"/api/conversations/{conversation}", headers=bearer(token))
         ).json()
@@ -218,6 +218,16 @@ async def test_conversations_continue_and_are_visible_to_their_asker_only(
             "How long did that take?",
         ]
         assert view["messages"][0]["citations"] == first["citations"]
+
+        # The bot's owner sees it too (read-only), without who asked.
+        owned = await client.get(f"/api/conversations?bot={demo['bot']}", headers=demo["headers"])
+        mine = [c for c in owned.json()["conversations"] if c["id"] == conversation]
+        assert mine == [{**mine[0], "asker_kind": "user", "message_count": 2}]
+        seen = await client.get(f"/api/conversations/{conversation}", headers=demo["headers"])
+        assert seen.json()["view"] == "owner"
+        assert view["view"] == "asker"
+        response = await client.get(f"/api/conversations?bot={demo['bot']}", headers=bearer(token))
+        assert response.status_code == 404  # not the owner
 
         stranger = await signup(client)
         for path in (f"/api/conversations/{conversation}",):
