@@ -3,6 +3,7 @@ embedder): JSON and SSE, grounded refusals, bad input, quotas, conversations, fe
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -161,8 +162,9 @@ async def test_a_guest_identity_only_asks_its_own_bot(
 
 
 async def test_a_guest_has_three_questions_then_a_429_with_the_signup_hint(
-    gateway: Gateway, demo: dict[str, Any]
+    gateway: Gateway, demo: dict[str, Any], pg: Database
 ) -> None:
+    started = datetime.now(UTC)
     async with new_client(gateway) as client:
         token = await guest_token(client, demo["bot"])
         seen = []
@@ -178,6 +180,16 @@ async def test_a_guest_has_three_questions_then_a_429_with_the_signup_hint(
         assert error["code"] == "quota_exceeded"
         assert error["signup_hint"]
         assert error["remaining"] == 0
+        again = await ask(client, demo["bot"], token, "Where did he study?")
+        assert again.status_code == 429
+    # Audit hears of it once per window, not once per refused request.
+    with psycopg.connect(pg.owner_url) as conn:
+        rows = conn.execute(
+            "SELECT data FROM outbox WHERE type = 'dev.protostar.quota.exhausted' "
+            "AND data->>'bot_id' = %s AND data->>'role' = 'guest' AND created_at > %s",
+            (demo["bot_id"], started),
+        ).fetchall()
+    assert [r[0] for r in rows] == [{"bot_id": demo["bot_id"], "role": "guest", "scope": "guest"}]
 
 
 async def test_a_stargazer_has_a_daily_window(gateway: Gateway, demo: dict[str, Any]) -> None:
