@@ -17,13 +17,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import broker, embedder, ingest, quotas
+from bench import ask, broker, coldstart, embedder, ingest, peer, quotas, recall
 
 BENCHES = {
     "broker": broker.run,
     "quotas": quotas.run,
     "embedder": embedder.run,
     "ingest": ingest.run,
+    # ask, recall and peer share one synthetic corpus (bench/corpus.py), built once.
+    "ask": ask.run,
+    "recall": recall.run,
+    "peer": peer.run,
+    "coldstart": coldstart.run,
 }
 RESULTS = Path(__file__).with_name("results")
 

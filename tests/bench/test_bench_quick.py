@@ -130,3 +130,91 @@ def test_quick_ingest_bench_reports_every_figure() -> None:
     assert "overhead_median_ms" in gemini
     assert "10 pages" in ingest["resume"] or ingest["resume"].startswith("synthetic")
     assert "| upload to ready" in stdout
+
+
+def test_quick_ask_bench_reports_every_figure(external_redis_url: str) -> None:
+    ask, stdout = run_quick("ask", {"BENCH_REDIS_URL": external_redis_url})
+    assert ask["baseline"] == "bare SQL of the same retrieval"
+    rows = {(row["name"], row["mode"]): row for row in ask["rows"]}
+    names = ("ask path (no generation)", "retrieval only (Retriever.retrieve)", ask["baseline"])
+    assert set(rows) == {(name, "concurrency 1") for name in names} | {
+        (name, "concurrency 16") for name in (names[0], names[2])
+    }
+    for (name, mode), row in rows.items():
+        assert row["ops"] > 0
+        assert row["runs"] > 0
+        if mode == "concurrency 1":
+            assert row["p50_ms_max"] >= row["p50_ms"] >= row["p50_ms_min"] > 0
+            assert row["p95_ms_max"] >= row["p95_ms"] >= row["p95_ms_min"] > 0
+            assert row["p95_ms"] >= row["p50_ms"]
+            if name != ask["baseline"]:
+                assert row["p50_vs_bare"] > 0
+                assert row["p95_vs_bare"] > 0
+        else:
+            assert row["per_s_max"] >= row["per_s"] >= row["per_s_min"] > 0
+            if name != ask["baseline"]:
+                assert row["rate_vs_bare"] > 0
+    # Every question was answered from the bot's own chunks (both legs found them).
+    assert ask["answerable_share"] == 1.0
+    assert "5,000 chunks over 50 bots" in ask["figure"]
+    assert "| ask path (no generation)" in stdout
+
+
+def test_quick_recall_bench_reports_every_figure() -> None:
+    recall, stdout = run_quick("recall")
+    rows = recall["rows"]
+    for share in ("1%", "0.1%"):
+        mine = [row for row in rows if row["bots"].startswith(f"{share} of chunks")]
+        names = [row["name"] for row in mine]
+        assert names[0] == recall["baseline"]
+        assert names[1].startswith("Retriever (ef_search ")
+        assert len(names) == 6
+        for row in mine:
+            assert row["queries"] > 0
+            assert 0.0 <= row["recall_at_10"] <= 1.0
+            assert row["p50_ms"] > 0
+            assert row["plan"]
+        # Exact search is exact; the Retriever always gets k rows whenever k exist.
+        assert mine[0]["recall_at_10"] == 1.0
+        assert "HNSW" not in mine[0]["plan"]
+        assert mine[1]["returned_k"] == min(10, int(mine[1]["bots"].split("(")[1].split()[0]))
+        assert all(row["plan"] == "HNSW index scan" for row in mine[2:])
+    assert "| Retriever (ef_search" in stdout
+
+
+def test_quick_peer_bench_reports_every_figure() -> None:
+    peer, stdout = run_quick("peer")
+    assert peer["peer_version"].startswith("langchain-postgres ")
+    for share in ("1%", "0.1%"):
+        mine = [row for row in peer["rows"] if row["bots"].startswith(f"{share} of chunks")]
+        assert [row["name"] for row in mine] == [
+            peer["baseline"],
+            "langchain-postgres PGVector retriever, as shipped (no vector index)",
+            "langchain-postgres PGVector retriever, HNSW index (pgvector defaults)",
+        ]
+        for row in mine:
+            assert row["queries"] > 0
+            assert 0.0 <= row["recall_at_10"] <= 1.0
+            assert row["max_ms"] >= row["p95_ms"] >= row["p50_ms"] >= row["min_ms"] > 0
+        assert mine[0]["recall_at_10"] == 1.0  # ours at this size: exact plans
+        assert mine[1]["recall_at_10"] == 1.0  # the peer without an index scans everything
+        assert mine[1]["p50_vs_ours"] > 0
+        assert mine[2]["p50_vs_ours"] > 0
+    assert peer["peer_load_s"]["hnsw_index_s"] >= 0
+    assert "| langchain-postgres PGVector retriever" in stdout
+
+
+def test_quick_coldstart_bench_lists_every_function() -> None:
+    coldstart, stdout = run_quick("coldstart")
+    rows = {row["name"]: row for row in coldstart["rows"]}
+    services = sorted(p.stem for p in (ROOT / "knative" / "base" / "services").glob("*.yaml"))
+    assert set(rows) == {coldstart["baseline"], *services}
+    for name, row in rows.items():
+        assert row["starts"] > 0
+        assert row["cold_start_ms_max"] >= row["cold_start_ms"] >= row["cold_start_ms_min"] > 0
+        assert row["idle_rss_mb_max"] >= row["idle_rss_mb"] > 0
+        if name != coldstart["baseline"]:
+            assert row["start_vs_hello"] > 0
+            assert row["rss_vs_hello"] > 0
+            assert row["ml"] is (name == "embedder")
+    assert "| hello (bare functions-framework)" in stdout
