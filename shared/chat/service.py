@@ -66,8 +66,8 @@ class Thresholds:
 
 # Tuned on the evaluation set (shared/demo/eval.yaml; `task eval --sweep` prints the
 # grid): with the offline model, 0.35/0.35 refuses 75% of the unanswerable questions
-# while still answering 76% of the answerable ones; stricter floors refused up to 100%
-# but answered under half. Gemini's space has not been measured here (no network):
+# while still answering 79% of the answerable ones; stricter floors refused up to 100%
+# but answered about half. Gemini's space has not been measured here (no network):
 # the fallback is a guess on the strict side, to be tuned with `task eval` and a key.
 DEFAULT_THRESHOLDS: dict[str, Thresholds] = {
     "local:all-MiniLM-L6-v2": Thresholds(min_coverage=0.35, min_similarity=0.35),

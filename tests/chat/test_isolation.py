@@ -218,8 +218,8 @@ async def test_a_bot_holding_one_percent_of_the_chunks_still_gets_k_results(
 
 
 async def test_the_evaluation_set_floors(demo: dict[str, Any]) -> None:
-    """Floors set from `task eval` (offline model): measured hit@5 0.62, MRR 0.54,
-    refusal recall 0.75 and 0.76 of answerable questions answered."""
+    """Floors set from `task eval` (offline model, with the glossary): measured hit@5
+    0.77, MRR 0.67, refusal recall 0.75 and 0.79 of answerable questions answered."""
     from shared.chat.factory import chat_service
 
     service = await chat_service()
@@ -229,9 +229,9 @@ async def test_the_evaluation_set_floors(demo: dict[str, Any]) -> None:
     default = report[report["default"]]
     assert default["answerable"] >= 45
     assert default["unanswerable"] >= 15
-    assert default["hit5"] >= 0.58, default
-    assert default["mrr"] >= 0.50, default
+    assert default["hit5"] >= 0.72, default
+    assert default["mrr"] >= 0.62, default
     assert default["refusal_recall"] >= 0.70, default
-    assert default["answered_recall"] >= 0.70, default
+    assert default["answered_recall"] >= 0.74, default
     # The kept fusion is the better one on this set.
     assert default["mrr"] >= report["rrf"]["mrr"]
