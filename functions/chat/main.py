@@ -5,13 +5,13 @@ import json
 import logging
 from collections.abc import AsyncIterator
 
+import anyio
 import functions_framework.aio
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from shared.accounts.context import authenticate, authorize_bot
 from shared.chat.factory import chat_service
-from shared.chat.generation import GenerationError
 from shared.cors import CorsPolicy
 from shared.errors import ProtostarError
 from shared.events.outbox import BrokerClient, send_pending
@@ -63,7 +63,7 @@ async def ask(request: Request) -> Response:
     try:
         principal = authenticate(request)
         authorize_bot(principal, slug)
-        body = await json_body(request, limit=16 * 1024)
+        body = await json_body(request, limit=64 * 1024)
         bot = await service.bot(slug)
         policy = _cors(bot.allowed_origins)
         answer = await service.prepare(principal, bot, body)
@@ -82,10 +82,17 @@ async def ask(request: Request) -> Response:
         try:
             async for _ in answer.pieces():
                 pass
-            done, event_ids = await service.finish(answer)
-        except BaseException:
-            await service.fail(answer)
-            raise
+            with anyio.CancelScope(shield=True):
+                done, event_ids = await service.finish(answer)
+        except Exception as exc:
+            # Our failure (the model, the database): the question is given back.
+            with anyio.CancelScope(shield=True):
+                await service.fail(answer)
+            if not isinstance(exc, ProtostarError):
+                raise
+            response = JSONResponse(exc.to_body(), status_code=exc.status, headers=exc.headers)
+            policy.apply(request.headers, response.headers)
+            return response
         await _send_after_commit(event_ids)
         response = JSONResponse(
             {"answer": "".join(answer.text), "citations": answer.citations(), **done},
@@ -95,25 +102,29 @@ async def ask(request: Request) -> Response:
         return response
 
     async def events() -> AsyncIterator[bytes]:
-        finished = False
+        """Tokens, citations, done; or an error event after which the question is given
+        back. A visitor who leaves mid-stream keeps it counted (an answer was being
+        given) and nothing is stored; bookkeeping is shielded from that cancellation."""
+        failed = False
         try:
             async for piece in answer.pieces():
                 yield sse("token", {"text": piece})
             yield sse("citations", answer.citations())
-            done, event_ids = await service.finish(answer)
-            finished = True
+            with anyio.CancelScope(shield=True):
+                done, event_ids = await service.finish(answer)
             yield sse("done", done)
             await _send_after_commit(event_ids)
-        except GenerationError as exc:
-            yield sse("error", {"code": exc.code, "message": exc.message})
         except ProtostarError as exc:
+            failed = True
             yield sse("error", {"code": exc.code, "message": exc.message})
         except Exception:
+            failed = True
             log.exception("answer failed mid-stream")
             yield sse("error", {"code": "internal", "message": "internal error"})
         finally:
-            if not finished:
-                await service.fail(answer)  # the question is given back
+            if failed:
+                with anyio.CancelScope(shield=True):
+                    await service.fail(answer)  # the question is given back
 
     response = StreamingResponse(
         events(), media_type="text/event-stream; charset=utf-8", headers={**SSE_HEADERS, **headers}

@@ -55,6 +55,7 @@ class GenerationRequest:
     bot_name: str
     persona: str
     passages: Sequence[Passage]
+    greeting: str = ""
     history: Sequence[Turn] = ()
     terms: Sequence[str] = field(default_factory=tuple)
 
@@ -80,10 +81,19 @@ _INSTRUCTION_PATTERNS = [
     r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instruction|prompt|rule|direction|above|previous|prior)s?\b",
     r"\b(system|developer)\s+(prompt|message|instruction)s?\b",
     r"\byou\s+are\s+now\b",
-    r"\b(reply|respond|answer|say|output|print)\b.{0,20}\b(only|exactly|with)\b.{0,40}[A-Z0-9_-]{6,}",
+    r"\b(reply|respond|answer|say|output|print)\b.{0,20}\b(only|exactly|with)\b.{0,40}(?-i:[A-Z][A-Z0-9_-]{5,})",
     r"\bnew\s+instructions?\b",
-    r"^\W*(say|reply|respond|output|print|repeat)\b[^.!?]{0,40}[A-Z0-9]{3,}[-_][A-Za-z0-9]{3,}",
+    r"^\W*(say|reply|respond|output|print|repeat)\b[^.!?]{0,40}(?-i:[A-Z][A-Z0-9]{2,}[-_][A-Za-z0-9]{3,})",
     r"\bjailbreak\b",
+    r"\b(note|message|instructions?|reminder)s?\s+(to|for)\s+(the\s+|any\s+|all\s+)?(ai|llm|models?|assistants?|chat\s*bots?|gpt)\b",
+    r"\bwhen(ever)?\s+(you\s+are\s+|you're\s+)?asked\b.{0,80}\b(answer|reply|respond|say)\b",
+    r"\b(correct|right|only|proper)\s+(reply|answer|response)\s+(to\s+(any|every|all)\b|is\b)",
+    r"\b(ai|llm|language\s+model|assistant|chat\s*bot)s?\s+(must|should|shall)\s+"
+    r"(always\s+|only\s+|now\s+)?(reply|answer|respond|say|output|ignore|print)",
+    r"(모든|어떤|각)\s*(질문|답변|대답|응답)\S*.{0,30}(붙이|붙여|답하|대답하|말하|출력하)"
+    r"\S*(세요|시오|십시오|해라|여라|어라)",
+    r"(AI|인공지능|챗봇|언어\s*모델|어시스턴트)\S*\s*(에게|는|은|이|가)\b.{0,30}"
+    r"(하세요|해라|하시오|할 것)",
     r"(이전|앞의|위의|기존)\s*(의\s*)?(모든\s*)?(지시|명령|지침|프롬프트)",
     r"(지시|명령|지침|프롬프트)\S*\s*(을|를)?\s*(무시|잊)",
     r"시스템\s*프롬프트",
@@ -141,8 +151,17 @@ _PERSONA = {
 }
 
 
+_GREETING = {
+    "en": "The widget greeted the visitor with (for tone only):",
+    "ko": "위젯이 방문자에게 건넨 인사말(어조 참고용):",
+}
+
+
 def system_prompt(request: GenerationRequest) -> str:
     text = _SYSTEM[request.language].format(name=request.bot_name)
+    greeting = request.greeting.strip()
+    if greeting:
+        text += f"\n\n{_GREETING[request.language]}\n{greeting}"
     persona = request.persona.strip()
     if persona:
         text += f"\n\n{_PERSONA[request.language]}\n{persona}"

@@ -24,15 +24,27 @@ _TAG = re.compile(r"</?[A-Za-z!?][^<>]*>|<!--.*?-->", re.DOTALL)
 _TARGET = r"\(((?:[^()\s]|\([^()\s]{0,200}\)){0,2000})(?:\s+\"[^\"]*\")?\)"
 _IMAGE = re.compile(r"!\[([^\]\n]{0,300})\]" + _TARGET)
 _LINK = re.compile(r"\[([^\]\n]{0,300})\]" + _TARGET)
-_URL = re.compile(r"(?i)\b(?:https?://|www\.)[^\s<>()\[\]\"']+")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+# Anywhere, not only at a word boundary: "_https://x_" and "블로그https://x" autolink too.
+_URL = re.compile(r"(?i)(?:https?://|www\.)[^\s<>()\[\]\"']+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+# What is left of a tag after removal ("<" + letter, "/", "!" or "?") is split so that
+# no renderer can read it as one.
+_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
+# Reference-style definitions ("[1]: //host/x.png") would turn "![a][1]" into an image.
+_REFERENCE = re.compile(r"(?m)^[ \t]{0,3}\[[^\]\n]{1,300}\]:[ \t]*\S.*$")
+_LINE_REFERENCE = re.compile(r"[ \t]{0,3}\[")
+_IMAGE_REF = re.compile(r"!\[([^\]\n]{0,300})\]\[[^\]\n]{0,300}\]")
 _REMOVED = "[link removed]"
 
 
 def _origin(url: str) -> str | None:
+    # A backslash or user info makes parsers disagree on the host
+    # ("https://evil\\@ok" is evil to a browser, ok to urlsplit): never allowed.
+    if "\\" in url or any(ch.isspace() for ch in url):
+        return None
     try:
         parts = urlsplit(url if "://" in url else "https://" + url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
             return None
         port = f":{parts.port}" if parts.port else ""
     except ValueError:  # a malformed host or port
@@ -59,12 +71,8 @@ class OutputFilter:
 
     def feed(self, piece: str) -> str:
         self._held += piece
-        cut = self._safe_cut(self._held)
+        cut = self._safe_cut(self._held)  # may neutralise self._held
         ready, self._held = self._held[:cut], self._held[cut:]
-        return self.clean(ready)
-
-    def close(self) -> str:
-        ready, self._held = self._held, ""
         return self.clean(ready)
 
     def _safe_cut(self, text: str) -> int:
@@ -73,6 +81,10 @@ class OutputFilter:
         # until whitespace ends it.
         last_space = max(text.rfind(" "), text.rfind("\n"), text.rfind("\t"))
         cut = last_space + 1
+        # A line that may be a reference definition ("[1]: //host/x") is held whole.
+        line_start = text.rfind("\n") + 1
+        if _LINE_REFERENCE.match(text, line_start):
+            cut = min(cut, line_start)
         # Never cut inside a tag, link or image: move the cut before any construct
         # the released prefix would leave unclosed.
         moved = True
@@ -82,14 +94,24 @@ class OutputFilter:
             for opener in ("<", "[", "!["):
                 at = prefix.rfind(opener)
                 if at != -1 and not self._closed(prefix[at:]):
-                    cut, moved = at, True
+                    # "![": keep the "!" with its bracket, or "!" + "[x](u)" is an image.
+                    cut, moved = (
+                        (at - 1 if opener == "[" and prefix[at - 1 : at] == "!" else at),
+                        True,
+                    )
                     break
         if len(text) - cut > HOLD_LIMIT:
+            # Released unfinished: its opener goes, so no later piece can complete it.
+            self._held = text[:cut] + _neutralise(text[cut:])
             cut = len(text)
         return cut
 
+    def close(self) -> str:
+        ready, self._held = _neutralise(self._held, final=True), ""
+        return self.clean(ready)
+
     @staticmethod
-    def _closed(fragment: str) -> bool:
+    def _closed(fragment: str, *, final: bool = False) -> bool:
         if fragment.startswith("<"):
             return ">" in fragment
         if "](" in fragment:
@@ -102,14 +124,21 @@ class OutputFilter:
             return True  # a link text never spans lines: this "[" is just text
         if close == -1 and len(fragment) > 300:
             return True  # longer than any link text we keep
+        if close != -1 and final and close + 1 == len(fragment):
+            return True  # "[2]" at the very end: nothing can follow it any more
         return close != -1 and close + 1 < len(fragment) and fragment[close + 1] != "("
 
     def clean(self, text: str) -> str:
         if not text:
             return text
         text = _CONTROL.sub("", text)
-        text = _TAG.sub("", text)
+        text = _REFERENCE.sub("", text)
+        previous = None
+        while previous != text:  # "<<b>img ...>" is a tag again once "<b>" is gone
+            previous, text = text, _TAG.sub("", text)
+        text = _TAG_START.sub("< ", text)
         text = _IMAGE.sub(lambda m: m.group(1), text)
+        text = _IMAGE_REF.sub(lambda m: m.group(1), text)
 
         def link(match: re.Match[str]) -> str:
             label, url = match.group(1), match.group(2)
@@ -127,3 +156,12 @@ class OutputFilter:
         text = _URL.sub(lambda m: m.group(0) if self.allowed(m.group(0)) else _REMOVED, text)
         text = re.sub(r"\x00(\d+)\x00", lambda m: protected[int(m.group(1))], text)
         return text
+
+
+def _neutralise(fragment: str, *, final: bool = False) -> str:
+    """An unfinished tag, link or image at the end of the text, made inert."""
+    for opener in ("![", "[", "<"):
+        at = fragment.rfind(opener)
+        if at != -1 and not OutputFilter._closed(fragment[at:], final=final):
+            return fragment[:at] + fragment[at + len(opener) :]
+    return fragment

@@ -82,6 +82,7 @@ class BotRef:
     slug: str
     name: str
     persona: str
+    greeting: str
     language: str
     allowed_origins: tuple[str, ...]
 
@@ -92,7 +93,8 @@ class Answer:
     principal: Principal
     question: str
     standalone: str
-    language: str
+    language: str  # of the answer: the bot's setting, else the question's
+    question_language: str  # refusals speak the question's language
     conversation_id: str | None
     retrieval: Retrieval
     answerable: bool
@@ -111,7 +113,7 @@ class Answer:
     async def pieces(self) -> AsyncIterator[str]:
         """The answer's text, filtered, in pieces (the refusal when not answerable)."""
         if not self.answerable:
-            text = REFUSAL[self.language]
+            text = REFUSAL[self.question_language]
             self.text.append(text)
             yield text
             return
@@ -130,7 +132,7 @@ class Answer:
         if not "".join(self.text).strip():
             # Nothing usable came out (e.g. every sentence filtered): say so, honestly.
             self.answerable = False
-            text = REFUSAL[self.language]
+            text = REFUSAL[self.question_language]
             self.text[:] = [text]
             yield text
 
@@ -175,6 +177,7 @@ def parse_question(body: Mapping[str, Any]) -> tuple[str, str | None]:
     question = body.get("question")
     if not isinstance(question, str):
         raise BadRequest("'question' must be a string", code="bad_question")
+    _encodable(question, "question")
     question = _CONTROL.sub(" ", question).strip()
     if not question:
         raise BadRequest("the question is empty", code="empty_question")
@@ -191,6 +194,14 @@ def parse_question(body: Mapping[str, Any]) -> tuple[str, str | None]:
     if unknown:
         raise BadRequest(f"unknown fields: {', '.join(sorted(unknown))}", code="unknown_fields")
     return question, conversation
+
+
+def _encodable(text: str, field: str) -> None:
+    """JSON may carry lone surrogates ("\\ud800") that no UTF-8 text can hold."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequest(f"'{field}' is not valid Unicode text", code="bad_text") from None
 
 
 def quota_view(quota: Quota) -> dict[str, Any]:
@@ -235,14 +246,14 @@ class ChatService:
             raise NotFound("no such bot", code="bot_not_found")
         async with self.pool.connection() as conn:
             cur = await conn.execute(
-                "SELECT id::text, owner_id::text, slug, name, persona, language, "
+                "SELECT id::text, owner_id::text, slug, name, persona, greeting, language, "
                 "allowed_origins FROM bot_for_answering(%s)",
                 (slug,),
             )
             row = await cur.fetchone()
         if row is None:
             raise NotFound("no such bot", code="bot_not_found")
-        return BotRef(row[0], row[1], row[2], row[3], row[4], row[5], tuple(row[6]))
+        return BotRef(row[0], row[1], row[2], row[3], row[4], row[5], row[6], tuple(row[7]))
 
     async def history(self, principal: Principal, bot: BotRef, conversation_id: str) -> list[Turn]:
         async with self.pool.connection() as conn, conn.transaction():
@@ -297,6 +308,7 @@ class ChatService:
                 language=language,
                 bot_name=bot.name,
                 persona=bot.persona,
+                greeting=bot.greeting,
                 passages=passages,
                 history=history,
                 terms=retrieval.terms,
@@ -310,6 +322,7 @@ class ChatService:
             question=question,
             standalone=standalone,
             language=language,
+            question_language=text_language(question),
             conversation_id=conversation_id,
             retrieval=retrieval,
             answerable=ok,
@@ -551,6 +564,7 @@ class ChatService:
         if comment is not None:
             if not isinstance(comment, str):
                 raise BadRequest("'comment' must be a string", code="bad_comment")
+            _encodable(comment, "comment")
             comment = _CONTROL.sub(" ", comment).strip() or None
             if comment is not None and len(comment) > MAX_COMMENT_CHARS:
                 raise BadRequest(

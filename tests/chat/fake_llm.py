@@ -35,6 +35,7 @@ class FakeLLM:
     pieces: list[str] = field(default_factory=lambda: ["He chose ", "RabbitMQ ", "[1]."])
     statuses: list[int] = field(default_factory=list)
     break_after: int | None = None
+    delay: float = 0.0  # seconds between pieces
     requests: list[dict[str, Any]] = field(default_factory=list)
     times: list[float] = field(default_factory=list)
 
@@ -42,6 +43,7 @@ class FakeLLM:
         self.pieces = ["He chose ", "RabbitMQ ", "[1]."]
         self.statuses.clear()
         self.break_after = None
+        self.delay = 0.0
         self.requests.clear()
         self.times.clear()
 
@@ -74,7 +76,7 @@ class FakeLLM:
             if self.break_after is not None and i >= self.break_after:
                 raise Dropped
             yield frame(piece)
-            await asyncio.sleep(0)
+            await asyncio.sleep(self.delay)
         if done:
             yield done
 

@@ -4,6 +4,7 @@ the model's text is cut into pieces."""
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 
@@ -72,3 +73,42 @@ def test_an_unfinished_construct_is_not_held_forever() -> None:
 def test_a_stray_bracket_does_not_hold_the_stream_back() -> None:
     f = OutputFilter(ALLOWED)
     assert f.feed("items[0 is the first\nnext ") == "items[0 is the first\nnext "
+
+
+BYPASSES = [
+    "<<b>img src=x onerror=alert(1)>",
+    "<scr<b>ipt>alert(1)</script>",
+    "[x](https://evil.example\\@blog.example.com/a)",
+    "see https://evil.example\\@blog.example.com/a ok",
+    "[x](https://user@blog.example.com.evil.example/a)",
+    "![a][1]\n\n[1]: //evil.example/x.png\n",
+    "[x](//evil.example/p)",
+    "_https://evil.example/phish_ ok",
+    "블로그https://evil.example/phish 참고",
+    "1https://evil.example/p ok",
+    '![x](https://evil.example/x.png "title")',
+    "<\u200bimg src=x onerror=alert(1)>",
+    "https://blog.example.com.evil.example/x ok",
+]
+
+
+@pytest.mark.parametrize("text", BYPASSES)
+def test_known_bypasses_stay_closed_under_any_split(text: str) -> None:
+    rng = random.Random(text)
+    splits = [[len(text)], [1] * len(text)] + [
+        [rng.randint(1, 9) for _ in range(len(text))] for _ in range(30)
+    ]
+    for cuts in splits:
+        out = run(text, cuts)
+        assert "evil.example" not in out.replace("[link removed]", ""), (cuts[:5], out)
+        assert re.search(r"<[A-Za-z/!?]", out) is None, out
+        assert re.search(r"!\[[^\]]*\]\(", out) is None, out
+
+
+def test_an_unfinished_tag_released_by_the_hold_limit_cannot_be_completed() -> None:
+    head = "<img src=x onerror=alert(1) " + "a" * 2100
+    out = run(head + " b>", [len(head), 3])
+    assert re.search(r"<[A-Za-z]", out) is None
+    link = "[" + "a" * 290
+    out = run(link + "](https://evil.example/" + "b" * 2100 + ") z", [len(link), 2123])
+    assert "](https://evil" not in out

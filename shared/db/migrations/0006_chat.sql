@@ -98,6 +98,7 @@ RETURNS TABLE (
     slug            text,
     name            text,
     persona         text,
+    greeting        text,
     language        text,
     allowed_origins jsonb
 )
@@ -108,7 +109,8 @@ AS $$
 BEGIN
     PERFORM set_config('app.public_lookup', 'on', true);
     RETURN QUERY
-        SELECT b.id, b.owner_id, b.slug, b.name, b.persona, b.language, b.allowed_origins
+        SELECT b.id, b.owner_id, b.slug, b.name, b.persona, b.greeting, b.language,
+               b.allowed_origins
         FROM public.bots AS b
         WHERE b.slug = p_slug;
     PERFORM set_config('app.public_lookup', 'off', true);
