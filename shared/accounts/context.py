@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 
-from shared.accounts.passwords import Passwords
 from shared.accounts.principal import Principal
-from shared.accounts.service import AccountService
 from shared.accounts.tokens import (
     InvalidToken,
     TokenIssuer,
@@ -22,6 +21,10 @@ from shared.http import bearer_token
 from shared.resources import Resources
 from shared.secrets import SecretStore
 from shared.settings import Settings, get_settings
+
+if TYPE_CHECKING:  # argon2 and the account service load only where they are used
+    from shared.accounts.passwords import Passwords
+    from shared.accounts.service import AccountService
 
 PRIVATE_KEY = "jwt-signing-key.pem"
 PUBLIC_KEY = "jwt-public-key.pem"
@@ -73,6 +76,8 @@ def authenticate(
 
 
 async def account_service(resources: Resources) -> AccountService:
+    from shared.accounts.service import AccountService
+
     settings = resources.settings
     return AccountService(
         await resources.pool(),
@@ -90,6 +95,8 @@ async def account_service(resources: Resources) -> AccountService:
 
 @functools.cache
 def passwords() -> Passwords:
+    from shared.accounts.passwords import Passwords
+
     settings = get_settings()
     return Passwords(
         time_cost=settings.argon2_time_cost,

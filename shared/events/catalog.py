@@ -7,12 +7,12 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import yaml
-from jsonschema import Draft202012Validator, FormatChecker
+from typing import TYPE_CHECKING, Any
 
 from shared.events.cloudevent import BadEvent, CloudEvent
+
+if TYPE_CHECKING:  # PyYAML and jsonschema load with the catalog, not with every function
+    from jsonschema import Draft202012Validator
 
 EVENTS_DIR = Path(__file__).resolve().parents[2] / "events"
 
@@ -71,6 +71,9 @@ class Catalog:
 
 
 def load_catalog(directory: Path = EVENTS_DIR) -> Catalog:
+    import yaml
+    from jsonschema import Draft202012Validator, FormatChecker
+
     raw = yaml.safe_load((directory / "catalog.yaml").read_text()) or {}
     entries: dict[str, EventType] = {}
     for item in raw.get("events") or []:
