@@ -28,8 +28,8 @@ transaction as the application role with the bot scope (row-level security is no
 optional), the lexical statement and the vector statement with the same parameters
 (terms, k, candidates, ef_search and iterative scan set once per connection), the
 terms computed beforehand. Rows at concurrency 1 (p50/p95) and 16 (throughput) are
-measured in interleaved rounds; a "retrieval only" row (``Retriever.retrieve``)
-shows where the time goes.
+measured in interleaved rounds (who goes first rotates); a "retrieval only" row
+(``Retriever.retrieve``) shows where the time goes.
 """
 
 from __future__ import annotations
@@ -179,7 +179,8 @@ async def run(quick: bool, work: Path) -> dict[str, Any]:
                 cur = await conn.execute(
                     _LEXICAL,
                     {
-                        "terms": terms[q.text],
+                        "terms": terms[q.text][0],
+                        "concepts": terms[q.text][1],
                         "bot": q.bot.id,
                         "k": config.candidates,
                         "k1": BM25_K1,
@@ -199,14 +200,15 @@ async def run(quick: bool, work: Path) -> dict[str, Any]:
         seq: dict[str, list[Run]] = {name: [] for name, _ in contenders}
         par: dict[str, list[Run]] = {ASK: [], BARE: []}
         at = warm
-        for _round in range(rounds):
+        for r in range(rounds):
+            order = contenders[r % 3 :] + contenders[: r % 3]  # who goes first rotates
             batch = questions[at : at + per_round]
             at += per_round
-            for name, op in contenders:
+            for name, op in order:
                 seq[name].append(await timed(batch, op, 1))
             batch = questions[at : at + burst]
             at += burst
-            for name, op in contenders:
+            for name, op in order:
                 if name in par:
                     par[name].append(await timed(batch, op, CONCURRENCY))
         plan = await _vector_plan(bare, vector_sql, questions[0], config.candidates)
