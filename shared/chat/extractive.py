@@ -46,9 +46,12 @@ def candidates(passages: Sequence[Passage]) -> list[Candidate]:
     out: list[Candidate] = []
     for rank, passage in enumerate(passages):
         order = 0
+        # A chunk repeats its title and headings for context: they are not answers.
+        headings = {_SPACE.sub(" ", h).strip() for h in passage.section.split(" > ")}
+        headings.add(_SPACE.sub(" ", passage.title).strip())
         for line in strip_instructions(passage.text).split("\n"):
             line = _BULLET.sub("", line).strip()
-            if not line:
+            if not line or _SPACE.sub(" ", line) in headings:
                 continue
             for sentence in split_sentences(line):
                 sentence = _SPACE.sub(" ", sentence).strip()

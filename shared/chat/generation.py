@@ -189,16 +189,3 @@ def user_prompt(request: GenerationRequest, *, nonce: str | None = None) -> str:
 
 def _attr(value: str) -> str:
     return value.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")[:200]
-
-
-_CITE = re.compile(r"\[(\d{1,2})\]")
-
-
-def cited_numbers(answer: str, available: int) -> list[int]:
-    """Passage numbers cited in ``answer`` as ``[n]``, in order of first citation."""
-    seen: dict[int, None] = {}
-    for match in _CITE.finditer(answer):
-        n = int(match.group(1))
-        if 1 <= n <= available:
-            seen.setdefault(n, None)
-    return list(seen)

@@ -33,7 +33,7 @@ from shared.accounts.principal import Principal
 from shared.accounts.quotas import Consumption, Quota, QuotaExceeded, Quotas
 from shared.bots import validation
 from shared.chat.extractive import candidates, select
-from shared.chat.generation import GenerationRequest, Generator, Passage, Turn, cited_numbers
+from shared.chat.generation import GenerationRequest, Generator, Passage, Turn
 from shared.chat.output import OutputFilter
 from shared.chat.retrieval import Hit, Retrieval, Retriever, answerable
 from shared.chat.rewrite import is_follow_up, rule_rewrite
@@ -54,6 +54,7 @@ REFUSAL = {
     "en": "The documents don't cover that question. Try asking about the career, "
     "projects or skills they describe.",
 }
+_MARKER = re.compile(r"\[(\d{1,2})\]")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -105,6 +106,7 @@ class Answer:
     started: float
     text: list[str] = field(default_factory=list)
     message_id: str | None = None
+    cited: list[int] = field(default_factory=list)  # passage numbers, as first cited
 
     @property
     def provider(self) -> str:
@@ -121,11 +123,11 @@ class Answer:
             self.bot.allowed_origins, (p.text for p in self.request.passages)
         )
         async for piece in self.generator.stream(self.request):
-            clean = filt.feed(piece)
+            clean = self._renumber(filt.feed(piece))
             if clean:
                 self.text.append(clean)
                 yield clean
-        tail = filt.close()
+        tail = self._renumber(filt.close())
         if tail:
             self.text.append(tail)
             yield tail
@@ -136,11 +138,27 @@ class Answer:
             self.text[:] = [text]
             yield text
 
+    def _renumber(self, text: str) -> str:
+        """Markers ``[n]`` (passage numbers) become the citation's place in the list the
+        visitor sees: the first source cited is [1]. A marker of no passage goes. (The
+        filter releases a marker whole, never split over pieces.)"""
+        available = len(self.request.passages)
+
+        def place(match: re.Match[str]) -> str:
+            n = int(match.group(1))
+            if not 1 <= n <= available:
+                return ""
+            if n not in self.cited:
+                self.cited.append(n)
+            return f"[{self.cited.index(n) + 1}]"
+
+        return _MARKER.sub(place, text) if text else text
+
     def citations(self) -> list[dict[str, str]]:
         if not self.answerable:
             return []
         passages = self.request.passages
-        numbers = cited_numbers("".join(self.text), len(passages))
+        numbers = list(self.cited)
         if not numbers:
             numbers = [p.number for p in passages[: min(3, len(passages))]]
         out = []

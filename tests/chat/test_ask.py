@@ -3,6 +3,7 @@ embedder): JSON and SSE, grounded refusals, bad input, quotas, conversations, fe
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -58,6 +59,8 @@ async def test_a_json_answer_is_grounded_and_cited(
         "reset_at": None,
         "scope": "unlimited",
     }
+    markers = sorted({int(n) for n in re.findall(r"\[(\d+)\]", body["answer"])})
+    assert markers == list(range(1, len(body["citations"]) + 1))  # [n] is the n-th source
     assert response.headers["cache-control"] == "no-store"
 
 

@@ -395,3 +395,23 @@ async def test_errors_of_the_json_form_carry_cors_for_the_bots_origin(
     assert response.status_code == 503
     assert response.headers["access-control-allow-origin"] == origin
     assert "Origin" in response.headers["vary"]
+
+
+async def test_markers_are_renumbered_to_the_sources_list(
+    gateway: Gateway, demo: dict[str, Any], llm_server: tuple[FakeLLM, str], fake: FakeLLM
+) -> None:
+    fake.pieces = [
+        "Orders moved to RabbitMQ [",
+        "3]. It kept ",
+        "acks [1] and retries [3",
+        "]. [9]",
+    ]
+    async with answering_with(gateway, gemini(llm_server[1])) as client:
+        response = await client.post(
+            f"/api/bots/{demo['bot']}/ask",
+            headers=bearer(demo["token"]),
+            json={"question": QUESTION},
+        )
+    body = response.json()
+    assert body["answer"] == "Orders moved to RabbitMQ [1]. It kept acks [2] and retries [1]. "
+    assert len(body["citations"]) == 2  # passage 3, then passage 1; [9] is no passage

@@ -323,7 +323,10 @@ def test_xss_payloads_in_answers_and_titles_do_not_run(chat_api: System, context
         toggle.click()
     page.wait_for_timeout(500)
     assert page.evaluate("() => window.__pwned") is None
-    assert answer.locator("img, script, iframe, svg").count() == 0
+    assert answer.locator("img, script, iframe").count() == 0
+    # The only SVG is our own feedback icons, never inside what the model wrote.
+    assert answer.locator(".answer-body svg, .answer-body img").count() == 0
+    assert answer.locator("svg").count() == answer.locator(".feedback svg").count()
     for href in answer.locator("a").evaluate_all("links => links.map(a => a.href)"):
         assert href.startswith(("http://", "https://", "mailto:")), href
     shot(page, "xss-answer")

@@ -128,6 +128,23 @@ function citationList(citations) {
   return h("section", { class: "sources", "aria-label": t.sources }, h("h3", { class: "small" }, t.sources), list);
 }
 
+// A thumb drawn as SVG: emoji need a colour-emoji font that many systems lack.
+function thumbIcon(down) {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("width", "18");
+  svg.setAttribute("height", "18");
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("focusable", "false");
+  if (down) svg.setAttribute("transform", "rotate(180)");
+  const path = document.createElementNS(ns, "path");
+  path.setAttribute("d", "M2 10h4v11H2z M8 21V10l4-8c1.7 0 3 1.3 3 3v4h5.4c1.2 0 2.1 1.1 1.9 2.3l-1.5 8.2c-.2 1-1 1.5-2 1.5z");
+  path.setAttribute("fill", "currentColor");
+  svg.append(path);
+  return svg;
+}
+
 function feedbackBar(messageId, existing) {
   const bar = h("div", { class: "feedback", role: "group", "aria-label": t.helpful });
   const comment = h("textarea", { class: "comment", rows: 2, maxlength: 1000, "aria-label": t.feedback_comment, placeholder: t.feedback_comment });
@@ -149,15 +166,14 @@ function feedbackBar(messageId, existing) {
       note.textContent = error.message || t.error_generic;
     }
   };
-  const button = (value, label, glyph) =>
-    h("button", {
+  const button = (value, label, glyph) => {
+    const el = h("button", {
       type: "button",
       class: "thumb",
       "aria-pressed": String(rating === value),
       "aria-label": label,
       title: label,
       dataset: { rating: value },
-      text: glyph,
       onclick: async (event) => {
         rating = value;
         for (const b of bar.querySelectorAll(".thumb")) b.setAttribute("aria-pressed", String(b === event.currentTarget));
@@ -165,11 +181,14 @@ function feedbackBar(messageId, existing) {
         await send(false);
       },
     });
+    el.append(glyph);
+    return el;
+  };
   commentForm.addEventListener("submit", (event) => {
     event.preventDefault();
     send(true);
   });
-  bar.append(button("up", t.helpful, "👍"), button("down", t.not_helpful, "👎"), commentForm, note);
+  bar.append(button("up", t.helpful, thumbIcon(false)), button("down", t.not_helpful, thumbIcon(true)), commentForm, note);
   if (existing && existing.comment) comment.value = existing.comment;
   return bar;
 }
