@@ -9,6 +9,7 @@ read as instructions to a model are never quoted.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import AsyncIterator, Sequence
@@ -45,32 +46,33 @@ class Candidate:
 def candidates(passages: Sequence[Passage]) -> list[Candidate]:
     out: list[Candidate] = []
     for rank, passage in enumerate(passages):
-        order = 0
-        # A chunk repeats its title and headings for context: they are not answers.
-        headings = {_SPACE.sub(" ", h).strip() for h in passage.section.split(" > ")}
-        headings.add(_SPACE.sub(" ", passage.title).strip())
-        for line in strip_instructions(passage.text).split("\n"):
-            line = _BULLET.sub("", line).strip()
-            if not line or _SPACE.sub(" ", line) in headings:
-                continue
-            for sentence in split_sentences(line):
-                sentence = _SPACE.sub(" ", sentence).strip()
-                if len(sentence) < MIN_CHARS or looks_like_instruction(sentence):
-                    continue
-                if len(sentence) > MAX_SENTENCE_CHARS:
-                    sentence = sentence[: MAX_SENTENCE_CHARS - 1].rstrip() + "…"
-                out.append(
-                    Candidate(
-                        passage,
-                        rank,
-                        order,
-                        sentence,
-                        frozenset(text_terms(sentence)),
-                        text_language(sentence),
-                    )
-                )
-                order += 1
+        for order, (text, terms, language) in enumerate(
+            _sentences(passage.text, passage.title, passage.section)
+        ):
+            out.append(Candidate(passage, rank, order, text, terms, language))
     return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _sentences(text: str, title: str, section: str) -> tuple[tuple[str, frozenset[str], str], ...]:
+    """The quotable sentences of one chunk with their terms and language. Cached: the
+    same chunks answer many questions, and analysing them is most of an answer's CPU."""
+    out = []
+    # A chunk repeats its title and headings for context: they are not answers.
+    headings = {_SPACE.sub(" ", h).strip() for h in section.split(" > ")}
+    headings.add(_SPACE.sub(" ", title).strip())
+    for line in strip_instructions(text).split("\n"):
+        line = _BULLET.sub("", line).strip()
+        if not line or _SPACE.sub(" ", line) in headings:
+            continue
+        for sentence in split_sentences(line):
+            sentence = _SPACE.sub(" ", sentence).strip()
+            if len(sentence) < MIN_CHARS or looks_like_instruction(sentence):
+                continue
+            if len(sentence) > MAX_SENTENCE_CHARS:
+                sentence = sentence[: MAX_SENTENCE_CHARS - 1].rstrip() + "…"
+            out.append((sentence, frozenset(text_terms(sentence)), text_language(sentence)))
+    return tuple(out)
 
 
 def select(

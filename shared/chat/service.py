@@ -54,6 +54,25 @@ REFUSAL = {
     "en": "The documents don't cover that question. Try asking about the career, "
     "projects or skills they describe.",
 }
+# A turn in one statement: the conversation (new, or touched when it goes on) and the
+# message. Row-level security checks both rows against app.asker.
+_STORE_TURN = """
+WITH conversation AS (
+    INSERT INTO conversations (id, bot_id, bot_owner_id, asker, user_id, title)
+    VALUES (%(conversation)s, %(bot)s, %(owner)s, %(asker)s, %(user)s, %(title)s)
+    -- prepare() checked the conversation is this asker's with this bot; RLS refuses to
+    -- touch anyone else's (an error, never a silent skip).
+    ON CONFLICT (id) DO UPDATE SET updated_at = now()
+    RETURNING id
+)
+INSERT INTO messages (id, conversation_id, bot_id, bot_owner_id, asker, question,
+                      standalone, language, answer, citations, answerable, top_score,
+                      provider, latency_ms)
+SELECT %(message)s, conversation.id, %(bot)s, %(owner)s, %(asker)s, %(question)s,
+       %(standalone)s, %(language)s, %(answer)s, %(citations)s, %(answerable)s,
+       %(top_score)s, %(provider)s, %(latency)s
+FROM conversation
+"""
 _MARKER = re.compile(r"\[(\d{1,2})\]")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -107,6 +126,7 @@ class Answer:
     text: list[str] = field(default_factory=list)
     message_id: str | None = None
     cited: list[int] = field(default_factory=list)  # passage numbers, as first cited
+    _citations: list[dict[str, str]] | None = None
 
     @property
     def provider(self) -> str:
@@ -155,6 +175,11 @@ class Answer:
         return _MARKER.sub(place, text) if text else text
 
     def citations(self) -> list[dict[str, str]]:
+        if self._citations is None:
+            self._citations = self._cite()
+        return self._citations
+
+    def _cite(self) -> list[dict[str, str]]:
         if not self.answerable:
             return []
         passages = self.request.passages
@@ -392,53 +417,30 @@ class ChatService:
         message_id = str(uuid.uuid4())
         top = answer.retrieval.similarity
         top_score = max(answer.retrieval.coverage, top if top is not None else 0.0)
-        async with self.pool.connection() as conn, conn.transaction():
+        conversation_id = answer.conversation_id or str(uuid.uuid4())
+        # One round trip: the statements are pipelined inside the transaction.
+        async with self.pool.connection() as conn, conn.pipeline(), conn.transaction():
             await _as_asker(conn, asker)
-            conversation_id = answer.conversation_id
-            if conversation_id is None:
-                cur = await conn.execute(
-                    "INSERT INTO conversations (bot_id, bot_owner_id, asker, user_id, title) "
-                    "VALUES (%s, %s, %s, %s, %s) RETURNING id::text",
-                    (
-                        answer.bot.id,
-                        answer.bot.owner_id,
-                        asker,
-                        None if answer.principal.is_guest else answer.principal.subject,
-                        answer.question[:200],
-                    ),
-                )
-                row = await cur.fetchone()
-                assert row is not None
-                conversation_id = row[0]
-            else:
-                cur = await conn.execute(
-                    "UPDATE conversations SET updated_at = now() WHERE id = %s AND bot_id = %s "
-                    "RETURNING id",
-                    (conversation_id, answer.bot.id),
-                )
-                if await cur.fetchone() is None:
-                    raise NotFound("no such conversation", code="conversation_not_found")
             await conn.execute(
-                "INSERT INTO messages (id, conversation_id, bot_id, bot_owner_id, asker, "
-                "question, standalone, language, answer, citations, answerable, top_score, "
-                "provider, latency_ms) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                (
-                    message_id,
-                    conversation_id,
-                    answer.bot.id,
-                    answer.bot.owner_id,
-                    asker,
-                    answer.question,
-                    answer.standalone,
-                    answer.language,
-                    text[:20000],
-                    Jsonb(citations),
-                    answer.answerable,
-                    top_score,
-                    answer.provider,
-                    latency,
-                ),
+                _STORE_TURN,
+                {
+                    "conversation": conversation_id,
+                    "message": message_id,
+                    "bot": answer.bot.id,
+                    "owner": answer.bot.owner_id,
+                    "asker": asker,
+                    "user": None if answer.principal.is_guest else answer.principal.subject,
+                    "title": answer.question[:200],
+                    "question": answer.question,
+                    "standalone": answer.standalone,
+                    "language": answer.language,
+                    "answer": text[:20000],
+                    "citations": Jsonb(citations),
+                    "answerable": answer.answerable,
+                    "top_score": top_score,
+                    "provider": answer.provider,
+                    "latency": latency,
+                },
             )
             event = await outbox.record(
                 conn,
