@@ -25,7 +25,8 @@ def _user_id(request: Request) -> str:
 
 
 async def me(request: Request) -> Response:
-    user = await (await _service()).get_user(_user_id(request))
+    user_id = _user_id(request)  # 401 before anything touches the database
+    user = await (await _service()).get_user(user_id)
     return JSONResponse(user.public(), headers=NO_STORE)
 
 
@@ -45,7 +46,8 @@ async def delete_me(request: Request) -> Response:
 
 
 async def export_me(request: Request) -> Response:
-    data = await (await _service()).export_user(_user_id(request))
+    user_id = _user_id(request)
+    data = await (await _service()).export_user(user_id)
     return JSONResponse(
         data,
         headers={**NO_STORE, "Content-Disposition": 'attachment; filename="protostar-export.json"'},

@@ -537,6 +537,19 @@ class AccountService:
                     (user_id,),
                 )
                 bots = await cur.fetchall()
+            async with conn.transaction():
+                # Questions asked as this user, and their feedback (row-level secured by
+                # the asker).
+                await conn.execute("SELECT set_config('app.asker', %s, true)", (f"user:{user_id}",))
+                await cur.execute(
+                    "SELECT c.id AS conversation_id, c.title, m.id AS message_id, m.question, "
+                    "m.answer, m.citations, m.answerable, m.created_at, f.rating, f.comment "
+                    "FROM conversations c JOIN messages m ON m.conversation_id = c.id "
+                    "LEFT JOIN feedback f ON f.message_id = m.id "
+                    "WHERE c.asker = %s ORDER BY m.created_at",
+                    (f"user:{user_id}",),
+                )
+                questions = await cur.fetchall()
         return {
             "exported_at": datetime.now(UTC).isoformat(),
             "user": user.public(),
@@ -544,6 +557,7 @@ class AccountService:
             "invites": _jsonable(invites),
             "password_resets": _jsonable(resets),
             "bots": _jsonable(bots),
+            "questions": _jsonable(questions),
         }
 
     async def delete_user(self, user_id: str) -> list[str]:

@@ -329,3 +329,31 @@ async def test_each_turn_is_stored_with_provider_and_latency_and_an_event(
     assert event is not None
     assert set(event[0]) == {"bot_id", "message_id", "language", "answerable", "top_score"}
     assert event[0]["language"] == "en"
+
+
+async def test_a_users_export_holds_their_questions_and_deletion_removes_them(
+    gateway: Gateway, demo: dict[str, Any], pg: Database
+) -> None:
+    async with new_client(gateway) as client:
+        user = await signup(client)
+        token = user["access_token"]
+        answer = (await ask(client, demo["bot"], token, "Why RabbitMQ instead of Kafka?")).json()
+        await client.post(
+            f"/api/messages/{answer['message_id']}/feedback",
+            headers=bearer(token),
+            json={"rating": "up", "comment": "clear"},
+        )
+        exported = (await client.get("/api/users/me/export", headers=bearer(token))).json()
+        [question] = exported["questions"]
+        assert question["question"] == "Why RabbitMQ instead of Kafka?"
+        assert question["answer"] == answer["answer"]
+        assert (question["rating"], question["comment"]) == ("up", "clear")
+        response = await client.delete("/api/users/me", headers=bearer(token))
+        assert response.status_code == 204
+    with psycopg.connect(pg.superuser_url) as conn:
+        left = conn.execute(
+            "SELECT (SELECT count(*) FROM conversations WHERE asker = %s), "
+            "(SELECT count(*) FROM messages WHERE id = %s)",
+            (f"user:{user['user']['id']}", answer["message_id"]),
+        ).fetchone()
+    assert left == (0, 0)
