@@ -19,10 +19,8 @@ from shared.chat.generation import (
     GenerationRequest,
     Generator,
     Passage,
-    looks_like_instruction,
     strip_instructions,
 )
-from shared.documents.lexical import terms as text_terms
 from shared.documents.sentences import language as text_language
 from shared.documents.sentences import split_sentences
 
@@ -39,24 +37,24 @@ class Candidate:
     rank: int  # 0-based rank of the passage
     order: int  # position in the passage
     text: str
-    terms: frozenset[str]
+    lower: str  # for matching question terms
     language: str
 
 
 def candidates(passages: Sequence[Passage]) -> list[Candidate]:
     out: list[Candidate] = []
     for rank, passage in enumerate(passages):
-        for order, (text, terms, language) in enumerate(
+        for order, (text, language) in enumerate(
             _sentences(passage.text, passage.title, passage.section)
         ):
-            out.append(Candidate(passage, rank, order, text, terms, language))
+            out.append(Candidate(passage, rank, order, text, text.lower(), language))
     return out
 
 
 @functools.lru_cache(maxsize=4096)
-def _sentences(text: str, title: str, section: str) -> tuple[tuple[str, frozenset[str], str], ...]:
-    """The quotable sentences of one chunk with their terms and language. Cached: the
-    same chunks answer many questions, and analysing them is most of an answer's CPU."""
+def _sentences(text: str, title: str, section: str) -> tuple[tuple[str, str], ...]:
+    """The quotable sentences of one chunk with their language. Cached: the same chunks
+    answer many questions."""
     out = []
     # A chunk repeats its title and headings for context: they are not answers.
     headings = {_SPACE.sub(" ", h).strip() for h in section.split(" > ")}
@@ -67,11 +65,11 @@ def _sentences(text: str, title: str, section: str) -> tuple[tuple[str, frozense
             continue
         for sentence in split_sentences(line):
             sentence = _SPACE.sub(" ", sentence).strip()
-            if len(sentence) < MIN_CHARS or looks_like_instruction(sentence):
+            if len(sentence) < MIN_CHARS:  # (instruction-like ones went with their paragraph)
                 continue
             if len(sentence) > MAX_SENTENCE_CHARS:
                 sentence = sentence[: MAX_SENTENCE_CHARS - 1].rstrip() + "…"
-            out.append((sentence, frozenset(text_terms(sentence)), text_language(sentence)))
+            out.append((sentence, text_language(sentence)))
     return tuple(out)
 
 
@@ -82,14 +80,17 @@ def select(
     wanted = set(request.terms)
     if not pool:
         return []
+    # Question terms (stems, morphemes) found in each sentence: a substring test, far
+    # cheaper than analysing every sentence; short terms must stand as a word.
+    matched = {id(cand): _matches(cand.lower, wanted) for cand in pool}
     df: dict[str, int] = {}
-    for cand in pool:
-        for term in cand.terms & wanted:
+    for found in matched.values():
+        for term in found:
             df[term] = df.get(term, 0) + 1
     n = len(pool)
 
     def score(cand: Candidate) -> float:
-        overlap = sum(math.log(1 + n / df[t]) for t in cand.terms & wanted)
+        overlap = sum(math.log(1 + n / df[t]) for t in matched[id(cand)])
         bonus = 0.6 / (1 + cand.rank) + (0.4 if cand.language == request.language else 0.0)
         return overlap + bonus - 0.01 * cand.order
 
@@ -104,12 +105,23 @@ def select(
         if key in seen:
             continue
         # Keep sentences that carry question terms, or (when nothing does) the top one.
-        if chosen and (not (cand.terms & wanted) or score(cand) < 0.35 * best):
+        if chosen and (not matched[id(cand)] or score(cand) < 0.35 * best):
             continue
         chosen.append(cand)
         seen.add(key)
     chosen.sort(key=lambda c: (c.rank, c.order))
     return chosen
+
+
+def _matches(lower: str, wanted: set[str]) -> frozenset[str]:
+    found = set()
+    for term in wanted:
+        if len(term) > 2 or not term.isascii():
+            if term in lower:
+                found.add(term)
+        elif re.search(rf"(?<![0-9a-z]){re.escape(term)}(?![0-9a-z])", lower):
+            found.add(term)
+    return frozenset(found)
 
 
 def compose(chosen: list[Candidate]) -> str:
