@@ -693,6 +693,24 @@ def document(server_url: str = "/") -> Json:
             )
             | {"parameters": [BOT, DOC]},
         },
+        "/api/bots/{bot}/documents/{id}/reindex": {
+            "post": _op(
+                "Re-embed one document (e.g. to retry one that failed)",
+                "documents",
+                {
+                    "202": _json(
+                        _obj(
+                            ["documents", "status"],
+                            {"documents": {"const": 1}, "status": {"const": "reindexing"}},
+                        ),
+                        "Accepted",
+                    ),
+                    **_errors(401, 403, 404),
+                },
+                op_id="reindexDocument",
+            )
+            | {"parameters": [BOT, DOC]},
+        },
         "/api/bots/{bot}/reindex": {
             "post": _op(
                 "Re-embed every document (after a model change)",

@@ -104,7 +104,9 @@ async def delete_document(request: Request) -> Response:
 
 async def reindex(request: Request) -> Response:
     principal = authenticate(request, "access")
-    body, event_ids = await (await _service()).reindex(principal, request.path_params["bot"])
+    body, event_ids = await (await _service()).reindex(
+        principal, request.path_params["bot"], request.path_params.get("id")
+    )
     await _send_after_commit(event_ids)
     return JSONResponse(body, status_code=202, headers=NO_STORE)
 
@@ -116,6 +118,7 @@ router = Router(
         ("GET", "/api/bots/{bot}/documents/{id}", get_document),
         ("DELETE", "/api/bots/{bot}/documents/{id}", delete_document),
         ("POST", "/api/bots/{bot}/reindex", reindex),
+        ("POST", "/api/bots/{bot}/documents/{id}/reindex", reindex),
     ]
 )
 

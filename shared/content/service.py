@@ -189,24 +189,37 @@ class ContentService:
         await self.store.delete_prefix(row[0].rsplit("/", 1)[0] + "/")
         return event.id
 
-    async def reindex(self, principal: Principal, slug: str) -> tuple[dict[str, Any], list[str]]:
-        """Re-embed every document (after a model change). The bot's old vectors go at
-        once, in the same transaction, so two models are never mixed in one bot; the
+    async def reindex(
+        self, principal: Principal, slug: str, raw_id: str | None = None
+    ) -> tuple[dict[str, Any], list[str]]:
+        """Re-embed every document (after a model change), or one (to retry a failed
+        one). For the whole bot the old vectors go at once, in the same transaction, so
+        two models are never mixed in one bot; for one document only its own go (the
+        embed step refuses it if the bot's other vectors are of another model). The
         documents' statuses show the progress."""
         owner = _owner(principal)
+        doc_id = _doc_id(raw_id) if raw_id is not None else None
         ids: list[str] = []
         async with self.pool.connection() as conn, conn.transaction():
             bot_id = await self._bot(conn, owner, slug)
-            await conn.execute("DELETE FROM chunks WHERE bot_id = %s", (bot_id,))
+            params = {"bot": bot_id, "doc": doc_id}
+            await conn.execute(
+                "DELETE FROM chunks WHERE bot_id = %(bot)s "
+                "AND (%(doc)s::uuid IS NULL OR document_id = %(doc)s::uuid)",
+                params,
+            )
             cur = conn.cursor(row_factory=dict_row)
             await cur.execute(
                 "UPDATE documents SET status = 'uploaded', error = NULL, chunk_count = 0, "
                 "embedding_model = NULL, embed_attempts = 0, updated_at = now() "
-                "WHERE bot_id = %s "
+                "WHERE bot_id = %(bot)s AND (%(doc)s::uuid IS NULL OR id = %(doc)s::uuid) "
                 "RETURNING id, object_key, media_type, size",
-                (bot_id,),
+                params,
             )
-            for row in await cur.fetchall():
+            rows = await cur.fetchall()
+            if doc_id is not None and not rows:
+                raise NotFound("no such document", code="document_not_found")
+            for row in rows:
                 event = await outbox.record(
                     conn,
                     UPLOADED,

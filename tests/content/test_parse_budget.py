@@ -140,3 +140,33 @@ async def test_reindex_re_embeds_every_document_with_progress_in_their_statuses(
             "SELECT count(*) FROM chunks WHERE document_id = ANY(%s::uuid[])", (ids,)
         ).fetchone()
     assert count == (sum(1 for _ in ids),)  # one chunk each, no duplicates left behind
+
+
+async def test_one_document_is_reindexed_alone(
+    gateway: Gateway, owner: dict[str, Any], pg: Database
+) -> None:
+    transport = httpx.ASGITransport(app=gateway, client=("10.9.1.3", 1))
+    async with httpx.AsyncClient(
+        transport=transport, base_url=PUBLIC_URL, headers=owner["headers"], timeout=60
+    ) as api:
+        docs = f"/api/bots/{owner['bot']}/documents"
+        ids = [
+            (await api.post(docs, files={"file": (f"one{i}.md", text)})).json()["id"]
+            for i, text in enumerate([b"# A\n\nKafka at scale.\n", b"# B\n\nRedis.\n"])
+        ]
+        for doc_id in ids:
+            assert await _deliver(gateway, pg, doc_id) == 202
+        response = await api.post(f"{docs}/{ids[0]}/reindex")
+        assert response.status_code == 202
+        assert response.json() == {"documents": 1, "status": "reindexing"}
+        listed = {d["id"]: d for d in (await api.get(docs)).json()["documents"]}
+        assert [(listed[i]["status"], listed[i]["chunks"] > 0) for i in ids] == [
+            ("uploaded", False),
+            ("ready", True),  # the other document keeps answering
+        ]
+        assert await _deliver(gateway, pg, ids[0]) == 202
+        assert (await api.get(f"{docs}/{ids[0]}")).json()["status"] == "ready"
+        missing = await api.post(f"{docs}/00000000-0000-4000-8000-000000000000/reindex")
+        assert missing.status_code == 404
+        other = await api.post(f"{docs}/{ids[0]}/reindex", headers={"Authorization": "Bearer x"})
+        assert other.status_code == 401

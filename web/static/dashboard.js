@@ -165,6 +165,18 @@ async function loadDocuments() {
         h(
           "td",
           {},
+          d.status === "failed"
+            ? h("button", {
+                type: "button",
+                class: "ghost small",
+                text: t.retry,
+                "aria-label": `${t.retry}: ${d.title}`,
+                onclick: async () => {
+                  await call("POST", `/api/bots/${current.slug}/documents/${d.id}/reindex`).catch(fail);
+                  await loadDocuments();
+                },
+              })
+            : null,
           h("button", {
             type: "button",
             class: "ghost small",
