@@ -14,7 +14,7 @@ from shared.accounts.context import authenticate, authorize_bot
 from shared.chat.factory import chat_service
 from shared.cors import CorsPolicy
 from shared.errors import ProtostarError
-from shared.events.outbox import BrokerClient, send_pending
+from shared.events.outbox import send_after_commit
 from shared.http import Router, endpoint, json_body
 from shared.logs import configure_logging
 from shared.resources import get_resources
@@ -26,20 +26,11 @@ SSE_HEADERS = {
     "Cache-Control": "no-store",
     "X-Accel-Buffering": "no",  # proxies must not buffer the stream
 }
-_broker: BrokerClient | None = None
 
 
 async def _send_after_commit(event_ids: list[str]) -> None:
-    """Best effort: outbox-relay re-sends whatever this does not get through."""
-    global _broker
     res = get_resources("chat")
-    if not res.settings.broker_url or not event_ids:
-        return
-    _broker = _broker or BrokerClient(res.settings.broker_url)
-    try:
-        await send_pending(await res.pool(), _broker, event_ids=event_ids)
-    except Exception:
-        log.warning("event not sent after commit; outbox-relay will", exc_info=True)
+    await send_after_commit(await res.pool(), res.settings.broker_url, event_ids)
 
 
 def sse(event: str, data: object) -> bytes:

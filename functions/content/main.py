@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, Response
 from shared.accounts.context import authenticate
 from shared.content.service import ContentService
 from shared.errors import BadRequest, LengthRequired, PayloadTooLarge
-from shared.events.outbox import BrokerClient, send_pending
+from shared.events.outbox import send_after_commit
 from shared.http import Router, endpoint
 from shared.logs import configure_logging
 from shared.resources import get_resources
@@ -21,7 +21,6 @@ configure_logging("content")
 log = logging.getLogger("protostar.content")
 NO_STORE = {"Cache-Control": "no-store"}
 MULTIPART_OVERHEAD = 64 * 1024
-_broker: BrokerClient | None = None
 
 
 async def _service() -> ContentService:
@@ -32,16 +31,8 @@ async def _service() -> ContentService:
 
 
 async def _send_after_commit(event_ids: list[str]) -> None:
-    """Best effort: outbox-relay re-sends whatever this does not get through."""
-    global _broker
     res = get_resources("content")
-    if not res.settings.broker_url or not event_ids:
-        return
-    _broker = _broker or BrokerClient(res.settings.broker_url)
-    try:
-        await send_pending(await res.pool(), _broker, event_ids=event_ids)
-    except Exception:
-        log.warning("event not sent after commit; outbox-relay will", exc_info=True)
+    await send_after_commit(await res.pool(), res.settings.broker_url, event_ids)
 
 
 async def _file(request: Request, limit: int) -> tuple[str | None, bytes]:

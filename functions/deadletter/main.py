@@ -8,20 +8,18 @@ import functions_framework.aio
 from shared.content.failure import UPLOADED, give_up
 from shared.events import deadletters
 from shared.events.cloudevent import CloudEvent
-from shared.events.outbox import BrokerClient, send_pending
+from shared.events.outbox import send_after_commit
 from shared.events.receive import cloudevent_endpoint
 from shared.logs import configure_logging
 from shared.resources import get_resources
 
 configure_logging("deadletter")
 log = logging.getLogger("protostar.deadletter")
-_broker: BrokerClient | None = None
 
 
 @functions_framework.aio.http
 @cloudevent_endpoint(allow_unknown=True)
 async def deadletter(event: CloudEvent) -> None:
-    global _broker
     res = get_resources("deadletter")
     pool = await res.pool()
     kept = await deadletters.record(pool, event)
@@ -40,9 +38,5 @@ async def deadletter(event: CloudEvent) -> None:
     # two steps must not leave the document waiting forever.
     outcome, failed_id = await give_up(pool, event)
     log.info("document given up", extra={"event_id": event.id, "outcome": outcome})
-    if failed_id is not None and res.settings.broker_url:
-        _broker = _broker or BrokerClient(res.settings.broker_url)
-        try:  # document.failed; outbox-relay re-sends it if this fails
-            await send_pending(pool, _broker, event_ids=[failed_id])
-        except Exception:
-            log.warning("event not sent after commit; outbox-relay will", exc_info=True)
+    if failed_id is not None:  # document.failed
+        await send_after_commit(pool, res.settings.broker_url, [failed_id])

@@ -8,20 +8,18 @@ import functions_framework.aio
 from shared.digest.days import requested_day
 from shared.digest.service import compile_day
 from shared.events.cloudevent import CloudEvent
-from shared.events.outbox import BrokerClient, send_pending
+from shared.events.outbox import send_after_commit
 from shared.events.receive import cloudevent_endpoint
 from shared.logs import configure_logging
 from shared.resources import get_resources
 
 configure_logging("digest")
 log = logging.getLogger("protostar.digest")
-_broker: BrokerClient | None = None
 
 
 @functions_framework.aio.http
 @cloudevent_endpoint(allow_unknown=True)
 async def digest(event: CloudEvent) -> None:
-    global _broker
     res = get_resources("digest")
     timezone = res.settings.quota_timezone
     day = requested_day(event, timezone)
@@ -31,9 +29,4 @@ async def digest(event: CloudEvent) -> None:
         "daily digest compiled",
         extra={"day": day.isoformat(), "digests": len(event_ids), "trigger_id": event.id},
     )
-    if res.settings.broker_url and event_ids:
-        _broker = _broker or BrokerClient(res.settings.broker_url)
-        try:  # outbox-relay re-sends whatever this does not get through
-            await send_pending(pool, _broker, event_ids=event_ids)
-        except Exception:
-            log.warning("digest events not sent after commit; outbox-relay will", exc_info=True)
+    await send_after_commit(pool, res.settings.broker_url, event_ids)

@@ -9,7 +9,7 @@ from shared.content.embedding import process
 from shared.embeddings import EmbeddingProvider
 from shared.embeddings.factory import provider_from_settings
 from shared.events.cloudevent import BadEvent, CloudEvent
-from shared.events.outbox import BrokerClient, send_pending
+from shared.events.outbox import send_after_commit
 from shared.events.receive import cloudevent_endpoint
 from shared.logs import configure_logging
 from shared.resources import get_resources
@@ -17,13 +17,12 @@ from shared.resources import get_resources
 configure_logging("embed")
 log = logging.getLogger("protostar.embed")
 _provider: EmbeddingProvider | None = None
-_broker: BrokerClient | None = None
 
 
 @functions_framework.aio.http
 @cloudevent_endpoint
 async def embed(event: CloudEvent) -> None:
-    global _provider, _broker
+    global _provider
     if event.type != "dev.protostar.document.uploaded":
         raise BadEvent(f"embed does not consume {event.type}", code="unexpected_event_type")
     res = get_resources("embed")
@@ -31,9 +30,5 @@ async def embed(event: CloudEvent) -> None:
     pool = await res.pool()
     outcome = await process(pool, res.object_store(), _provider, event)
     log.info("document processed", extra={"event_id": event.id, "outcome": outcome})
-    if res.settings.broker_url and outcome in ("ready", "failed"):
-        _broker = _broker or BrokerClient(res.settings.broker_url)
-        try:  # the ready/failed event; outbox-relay re-sends it if this fails
-            await send_pending(pool, _broker, limit=20)
-        except Exception:
-            log.warning("event not sent after commit; outbox-relay will", exc_info=True)
+    if outcome in ("ready", "failed"):  # the ready/failed event
+        await send_after_commit(pool, res.settings.broker_url, limit=20)

@@ -151,3 +151,28 @@ async def send_pending(
                 )
             sent += 1
     return sent
+
+
+_clients: dict[str, BrokerClient] = {}
+
+
+async def send_after_commit(
+    pool: AsyncConnectionPool,
+    broker_url: str | None,
+    event_ids: Sequence[str] | None = None,
+    *,
+    limit: int = 200,
+) -> None:
+    """Right after the commit that recorded them, hand the events to the broker (all
+    unsent ones when ``event_ids`` is None). Best effort: what does not get through,
+    outbox-relay re-sends, so a failure here is a warning, never the caller's error.
+    One client per broker URL per process."""
+    if not broker_url or (event_ids is not None and not event_ids):
+        return
+    client = _clients.get(broker_url)
+    if client is None:
+        client = _clients[broker_url] = BrokerClient(broker_url)
+    try:
+        await send_pending(pool, client, event_ids=event_ids, limit=limit)
+    except Exception:
+        log.warning("events not sent after commit; outbox-relay will", exc_info=True)

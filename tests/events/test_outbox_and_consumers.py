@@ -289,3 +289,20 @@ async def test_sensitive_fields_leave_the_outbox_once_sent(pool: AsyncConnection
     assert row is not None
     assert "reset_url" not in row[0]
     assert row[0]["user_id"] == data["user_id"]
+
+
+async def test_send_after_commit_is_best_effort(pool: AsyncConnectionPool) -> None:
+    from shared.embedded.procs import free_port
+    from shared.events.outbox import send_after_commit
+
+    async with pool.connection() as conn, conn.transaction():
+        event = await record(conn, "dev.protostar.document.ready", "/embed", ready_data())
+    await send_after_commit(pool, None, [event.id])  # no broker: nothing to do
+    await send_after_commit(pool, "http://broker/x", [])  # nothing to send
+    # A broker nobody listens on: no error for the caller, the event stays for the relay.
+    await send_after_commit(pool, f"http://127.0.0.1:{free_port()}/protostar/default", [event.id])
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT sent_at IS NULL, attempts FROM outbox WHERE event_id = %s", (event.id,)
+        )
+        assert await cur.fetchone() == (True, 1)
