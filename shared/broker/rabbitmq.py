@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,6 +28,8 @@ from aio_pika.abc import (
 from shared.broker.backend import Backend, Handler
 from shared.broker.model import TriggerSpec
 from shared.events.cloudevent import CloudEvent
+
+_ATTRIBUTE = re.compile(r"[a-z0-9]{1,40}")  # as check_attributes accepts them
 
 log = logging.getLogger("protostar.broker")
 
@@ -159,6 +162,13 @@ class RabbitMQBackend(Backend):
 
 
 def _to_event(message: AbstractIncomingMessage) -> CloudEvent:
+    """The CloudEvent a message carries. Headers RabbitMQ adds itself (a quorum queue
+    counts redeliveries in ``x-delivery-count``; ``x-death`` and friends) are not event
+    attributes: CloudEvent attribute names are lower-case letters and digits only."""
     headers: dict[str, Any] = dict(message.headers or {})
-    attrs = {str(k): v.decode() if isinstance(v, bytes) else str(v) for k, v in headers.items()}
+    attrs = {
+        str(k): v.decode() if isinstance(v, bytes) else str(v)
+        for k, v in headers.items()
+        if _ATTRIBUTE.fullmatch(str(k))
+    }
     return CloudEvent(attrs, message.body if message.body else None)
