@@ -46,6 +46,24 @@ GEMINI_BATCH = 100
 BENCH_KEY = "AIza-bench-not-a-real-key"
 
 
+def gemini_request(url: str, texts: list[str]) -> tuple[str, bytes, dict[str, str]]:
+    """The raw ``batchEmbedContents`` call the SDK makes for ``texts`` (the baseline)."""
+    body = {
+        "requests": [
+            {
+                "content": {"parts": [{"text": t}], "role": "user"},
+                "taskType": "RETRIEVAL_DOCUMENT",
+                "outputDimensionality": 768,
+                "model": "models/gemini-embedding-001",
+            }
+            for t in texts
+        ]
+    }
+    endpoint = f"{url}/v1beta/models/gemini-embedding-001:batchEmbedContents"
+    headers = {"Content-Type": "application/json", "x-goog-api-key": BENCH_KEY}
+    return endpoint, json.dumps(body).encode(), headers
+
+
 # ----------------------------------------------------------------------------- texts
 
 
@@ -276,21 +294,7 @@ async def gemini_rows(quick: bool) -> list[dict[str, Any]]:
     redis_url = _redis_url()
     namespace = f"bench:breaker:{os.getpid()}"
     async with serve(fake.app, free_port()) as url:
-        endpoint = f"{url}/v1beta/models/gemini-embedding-001:batchEmbedContents"
-        body = json.dumps(
-            {
-                "requests": [
-                    {
-                        "content": {"parts": [{"text": t}], "role": "user"},
-                        "taskType": "RETRIEVAL_DOCUMENT",
-                        "outputDimensionality": 768,
-                        "model": "models/gemini-embedding-001",
-                    }
-                    for t in texts
-                ]
-            }
-        ).encode()
-        headers = {"Content-Type": "application/json", "x-goog-api-key": BENCH_KEY}
+        endpoint, body, headers = gemini_request(url, texts)
         session = aiohttp.ClientSession()
         sdk = genai.Client(
             api_key=BENCH_KEY,

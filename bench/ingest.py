@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import json
 import statistics
 import subprocess
 import sys
@@ -38,7 +37,7 @@ from typing import Any
 
 import aiohttp
 
-from bench.embedder import BENCH_KEY, DATASET, load_raw_model
+from bench.embedder import BENCH_KEY, DATASET, gemini_request, load_raw_model
 from shared.embedded.procs import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -268,21 +267,7 @@ async def gemini_rows(quick: bool, texts: list[str]) -> list[dict[str, Any]]:
     warmup, runs = (3, 10) if quick else (10, 100)
     fake = FakeGemini(BENCH_KEY)
     async with serve(fake.app, free_port()) as url:
-        endpoint = f"{url}/v1beta/models/gemini-embedding-001:batchEmbedContents"
-        body = json.dumps(
-            {
-                "requests": [
-                    {
-                        "content": {"parts": [{"text": t}], "role": "user"},
-                        "taskType": "RETRIEVAL_DOCUMENT",
-                        "outputDimensionality": 768,
-                        "model": "models/gemini-embedding-001",
-                    }
-                    for t in texts
-                ]
-            }
-        ).encode()
-        headers = {"Content-Type": "application/json", "x-goog-api-key": BENCH_KEY}
+        endpoint, body, headers = gemini_request(url, texts)
         session = aiohttp.ClientSession()
         embedder = GeminiEmbedder(api_key=BENCH_KEY, base_url=url)
 

@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from shared.accounts.context import authenticate, authorize_bot
 from shared.chat.factory import chat_service
+from shared.chat.service import ChatService
 from shared.cors import CorsPolicy
 from shared.errors import ProtostarError
 from shared.events.outbox import send_after_commit
@@ -124,10 +125,7 @@ async def ask(request: Request) -> Response:
     return response
 
 
-async def _policy_or_none(service: object, slug: str) -> CorsPolicy | None:
-    from shared.chat.service import ChatService
-
-    assert isinstance(service, ChatService)
+async def _policy_or_none(service: ChatService, slug: str) -> CorsPolicy | None:
     try:
         bot = await service.bot(slug)
     except ProtostarError:
@@ -136,12 +134,8 @@ async def _policy_or_none(service: object, slug: str) -> CorsPolicy | None:
 
 
 async def ask_preflight(request: Request) -> Response:
-    service = await chat_service()
-    try:
-        bot = await service.bot(request.path_params["bot"])
-    except ProtostarError:
-        return _cors(()).preflight(request.headers)
-    return _cors(bot.allowed_origins).preflight(request.headers)
+    policy = await _policy_or_none(await chat_service(), request.path_params["bot"])
+    return (policy or _cors(())).preflight(request.headers)
 
 
 async def list_conversations(request: Request) -> Response:

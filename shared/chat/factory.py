@@ -4,6 +4,7 @@ imports an SDK until the first question needs it)."""
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 from shared.accounts.quotas import Quotas
 from shared.chat.generation import Generator
@@ -14,8 +15,17 @@ from shared.errors import SettingsError
 from shared.resources import get_resources
 from shared.settings import Settings
 
+if TYPE_CHECKING:  # the SDK-facing module loads only with an LLM configured
+    from shared.chat.llm import Resilience
+
 _service: ChatService | None = None
 _lock = asyncio.Lock()
+
+
+def _resilience(settings: Settings) -> Resilience:
+    from shared.chat.llm import Resilience
+
+    return Resilience(first_piece_timeout=settings.llm_timeout, piece_timeout=settings.llm_timeout)
 
 
 def generator_from_settings(settings: Settings) -> Generator:
@@ -30,30 +40,26 @@ def generator_from_settings(settings: Settings) -> Generator:
     if choice == "gemini":
         if not settings.gemini_api_key:
             raise SettingsError("GEMINI_API_KEY: is required when ANSWER_PROVIDER=gemini")
-        from shared.chat.llm import GeminiGenerator, Resilience
+        from shared.chat.llm import GeminiGenerator
 
         return GeminiGenerator(
             api_key=settings.gemini_api_key,
             model=settings.gemini_chat_model,
             base_url=settings.gemini_base_url,
             timeout=settings.llm_timeout,
-            resilience=Resilience(
-                first_piece_timeout=settings.llm_timeout, piece_timeout=settings.llm_timeout
-            ),
+            resilience=_resilience(settings),
         )
     if choice == "openai":
         if not settings.openai_base_url:
             raise SettingsError("OPENAI_BASE_URL: is required when ANSWER_PROVIDER=openai")
-        from shared.chat.llm import OpenAICompatGenerator, Resilience
+        from shared.chat.llm import OpenAICompatGenerator
 
         return OpenAICompatGenerator(
             base_url=settings.openai_base_url,
             api_key=settings.openai_api_key,
             model=settings.openai_model,
             timeout=settings.llm_timeout,
-            resilience=Resilience(
-                first_piece_timeout=settings.llm_timeout, piece_timeout=settings.llm_timeout
-            ),
+            resilience=_resilience(settings),
         )
     from shared.chat.extractive import ExtractiveAnswerer
 
