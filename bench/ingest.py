@@ -124,12 +124,12 @@ async def _timed(call: Callable[[], Awaitable[Any]], warmup: int, runs: int) -> 
 
 def bare_steps(pdf: bytes, model: Any) -> tuple[int, float]:
     """extract + chunk + terms + raw encode; (chunks, seconds)."""
-    from shared.documents import MediaType, chunk, extract, terms
+    from shared.documents import MediaType, chunk, extract, index_terms
 
     started = time.perf_counter()
     pieces = chunk(extract(pdf, MediaType.PDF, filename="resume.pdf"))
     for piece in pieces:
-        terms(piece.text)
+        index_terms(piece.text)
     model.encode(
         [p.text for p in pieces], batch_size=64, normalize_embeddings=True, show_progress_bar=False
     )

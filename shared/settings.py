@@ -172,11 +172,12 @@ class Settings(BaseSettings):
         "auto",
         description="auto: Gemini with GEMINI_API_KEY, else OPENAI_BASE_URL, else extractive",
     )
-    answer_min_coverage: float | None = Field(
-        None, ge=0, le=1, description="Evidence floor: share of the question's IDF weight"
-    )
-    answer_min_similarity: float | None = Field(
-        None, ge=-1, le=1, description="Evidence floor: cosine similarity of the best chunk"
+    answer_min_confidence: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Answer only when the calibrated probability that the documents "
+        "answer the question is at least this (default: the model's own, 0.5)",
     )
     retrieval_fusion: Literal["rrf", "weighted"] = "weighted"
     retrieval_k: int = Field(5, ge=1, le=20, description="Passages given to the answerer")

@@ -21,12 +21,15 @@ from shared.chat.generation import (
     Passage,
     strip_instructions,
 )
+from shared.documents.lexical import loanword_keys
+from shared.documents.loanwords import LATIN_MARK
+from shared.documents.sentences import has_hangul, split_sentences
 from shared.documents.sentences import language as text_language
-from shared.documents.sentences import split_sentences
 
 MAX_SENTENCES = 3
 MIN_CHARS = 12
-MAX_SENTENCE_CHARS = 400
+MAX_SENTENCE_CHARS = 400  # a longer sentence is quoted around what the question asks
+MAX_RUN_CHARS = 4000
 _BULLET = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)])\s+")
 _SPACE = re.compile(r"\s+")
 
@@ -67,35 +70,67 @@ def _sentences(text: str, title: str, section: str) -> tuple[tuple[str, str], ..
             sentence = _SPACE.sub(" ", sentence).strip()
             if len(sentence) < MIN_CHARS:  # (instruction-like ones went with their paragraph)
                 continue
-            if len(sentence) > MAX_SENTENCE_CHARS:
-                sentence = sentence[: MAX_SENTENCE_CHARS - 1].rstrip() + "…"
+            if _looks_like_code(sentence):  # a code block flattened into the passage
+                continue
+            if len(sentence) > MAX_RUN_CHARS:  # text with no sentence ends at all
+                sentence = sentence[: MAX_RUN_CHARS - 1].rstrip() + "…"
             out.append((sentence, text_language(sentence)))
     return tuple(out)
+
+
+_CODE_CHARS = re.compile(r"[{}();=<>\[\]$|\\]")
+
+
+def _looks_like_code(sentence: str) -> bool:
+    return len(_CODE_CHARS.findall(sentence)) > max(3, len(sentence) // 25)
 
 
 def select(
     request: GenerationRequest, pool: list[Candidate], limit: int = MAX_SENTENCES
 ) -> list[Candidate]:
-    """The best ``limit`` sentences, in passage order."""
-    wanted = set(request.terms)
+    """The best ``limit`` sentences, in passage order.
+
+    A sentence scores by the question's concepts it holds (a question word, its
+    translations and loanword keys count once, as in retrieval), each weighted by how
+    rare it is among the candidate sentences."""
     if not pool:
         return []
+    concept_of = dict(
+        zip(request.terms, request.concepts or range(len(request.terms)), strict=False)
+    )
+    plain = {t for t in concept_of if not t.startswith("%")}
+    keys = {t for t in concept_of if t.startswith("%")}
     # Question terms (stems, morphemes) found in each sentence: a substring test, far
-    # cheaper than analysing every sentence; short terms must stand as a word.
-    matched = {id(cand): _matches(cand.lower, wanted) for cand in pool}
-    df: dict[str, int] = {}
-    for found in matched.values():
-        for term in found:
-            df[term] = df.get(term, 0) + 1
+    # cheaper than analysing every sentence; short terms must stand as a word. Loanword
+    # keys need the sentence's own keys (cached per sentence).
+    matched: dict[int, frozenset[int]] = {}
+    for cand in pool:
+        found = _matches(cand.lower, plain)
+        if keys and (has_hangul(cand.text) or any(k.startswith(LATIN_MARK) for k in keys)):
+            found |= keys & _sentence_keys(cand.text)
+        matched[id(cand)] = frozenset(concept_of[t] for t in found)
+    df: dict[int, int] = {}
+    for found_concepts in matched.values():
+        for c in found_concepts:
+            df[c] = df.get(c, 0) + 1
     n = len(pool)
 
+    # A concept weighs as retrieval weighed it (its IDF in the bot) when known, times
+    # how rare it is among these sentences.
+    weights = request.weights
+
+    def weight(c: int) -> float:
+        idf = weights[c] if c < len(weights) else 1.0
+        return idf * math.log(1 + n / df[c])
+
     def score(cand: Candidate) -> float:
-        overlap = sum(math.log(1 + n / df[t]) for t in matched[id(cand)])
+        overlap = sum(weight(c) for c in matched[id(cand)])
         bonus = 0.6 / (1 + cand.rank) + (0.4 if cand.language == request.language else 0.0)
         return overlap + bonus - 0.01 * cand.order
 
-    ranked = sorted(pool, key=score, reverse=True)
-    best = score(ranked[0])
+    scores = {id(cand): score(cand) for cand in pool}
+    ranked = sorted(pool, key=lambda c: scores[id(c)], reverse=True)
+    best = scores[id(ranked[0])]
     chosen: list[Candidate] = []
     seen: set[str] = set()
     for cand in ranked:
@@ -104,8 +139,8 @@ def select(
         key = cand.text.lower()
         if key in seen:
             continue
-        # Keep sentences that carry question terms, or (when nothing does) the top one.
-        if chosen and (not matched[id(cand)] or score(cand) < 0.35 * best):
+        # Keep sentences that carry question concepts, or (when nothing does) the top one.
+        if chosen and (not matched[id(cand)] or scores[id(cand)] < 0.35 * best):
             continue
         chosen.append(cand)
         seen.add(key)
@@ -113,7 +148,7 @@ def select(
     return chosen
 
 
-def _matches(lower: str, wanted: set[str]) -> frozenset[str]:
+def _matches(lower: str, wanted: set[str]) -> set[str]:
     found = set()
     for term in wanted:
         if len(term) > 2 or not term.isascii():
@@ -121,14 +156,48 @@ def _matches(lower: str, wanted: set[str]) -> frozenset[str]:
                 found.add(term)
         elif re.search(rf"(?<![0-9a-z]){re.escape(term)}(?![0-9a-z])", lower):
             found.add(term)
-    return frozenset(found)
+    return found
 
 
-def compose(chosen: list[Candidate]) -> str:
+@functools.lru_cache(maxsize=8192)
+def _sentence_keys(text: str) -> frozenset[str]:
+    return frozenset(own for _, own, _ in loanword_keys(text))
+
+
+def focus(cand: Candidate, terms: Sequence[str], limit: int = MAX_SENTENCE_CHARS) -> str:
+    """The sentence, or when it is over ``limit`` (a resume's run-on line), the window
+    of it that holds the most question terms, cut at spaces and marked with "…"."""
+    text = cand.text
+    if len(text) <= limit:
+        return text
+    plain = {t for t in terms if not t.startswith("%")}
+    positions = sorted(
+        m.start()
+        for term in _matches(cand.lower, plain)
+        for m in re.finditer(re.escape(term), cand.lower)
+    )
+    best_start, best_count = 0, -1
+    for p in positions:
+        start = max(0, p - limit // 6)
+        count = sum(start <= q < start + limit - 2 for q in positions)
+        if count > best_count:
+            best_start, best_count = start, count
+    start = best_start
+    if start:
+        space = text.find(" ", start)
+        start = space + 1 if 0 <= space < start + 20 else start
+    end = min(len(text), start + limit - 2)
+    if end < len(text):
+        space = text.rfind(" ", start, end)
+        end = space if space > start + limit // 2 else end
+    return ("…" if start else "") + text[start:end].strip() + ("…" if end < len(text) else "")
+
+
+def compose(chosen: list[Candidate], terms: Sequence[str] = ()) -> str:
     if len(chosen) == 1:
         c = chosen[0]
-        return f"{c.text} [{c.passage.number}]"
-    return "\n".join(f"- {c.text} [{c.passage.number}]" for c in chosen)
+        return f"{focus(c, terms)} [{c.passage.number}]"
+    return "\n".join(f"- {focus(c, terms)} [{c.passage.number}]" for c in chosen)
 
 
 class ExtractiveAnswerer(Generator):
@@ -138,7 +207,7 @@ class ExtractiveAnswerer(Generator):
         chosen = select(request, candidates(request.passages))
         if not chosen:
             return
-        text = compose(chosen)
+        text = compose(chosen, request.terms)
         # Streamed in word-sized pieces, like a model would: the client sees one protocol.
         for piece in re.findall(r"\S+\s*|\s+", text):
             yield piece

@@ -7,9 +7,10 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from shared.accounts.quotas import Quotas
+from shared.chat.decision import Model
 from shared.chat.generation import Generator
 from shared.chat.retrieval import RetrievalConfig, Retriever
-from shared.chat.service import ChatService, Thresholds
+from shared.chat.service import ChatService
 from shared.embeddings.factory import provider_from_settings
 from shared.errors import SettingsError
 from shared.resources import get_resources
@@ -66,25 +67,16 @@ def generator_from_settings(settings: Settings) -> Generator:
     return ExtractiveAnswerer()
 
 
-def thresholds_from_settings(settings: Settings, model: str) -> Thresholds | None:
-    """Settings override the tuned per-model defaults (None: use those)."""
-    if settings.answer_min_coverage is None and settings.answer_min_similarity is None:
-        return None
-    from shared.chat.service import DEFAULT_THRESHOLDS, FALLBACK_THRESHOLDS
+def decision_model(settings: Settings, model: str) -> Model:
+    """The answer/refuse model of the embedding space, with the setting's threshold."""
+    from dataclasses import replace
 
-    base = DEFAULT_THRESHOLDS.get(model, FALLBACK_THRESHOLDS)
-    return Thresholds(
-        min_coverage=(
-            base.min_coverage
-            if settings.answer_min_coverage is None
-            else settings.answer_min_coverage
-        ),
-        min_similarity=(
-            base.min_similarity
-            if settings.answer_min_similarity is None
-            else settings.answer_min_similarity
-        ),
-    )
+    from shared.chat.decision import FALLBACK_MODEL, MODELS
+
+    base = MODELS.get(model, FALLBACK_MODEL)
+    if settings.answer_min_confidence is None:
+        return base
+    return replace(base, threshold=settings.answer_min_confidence)
 
 
 async def chat_service() -> ChatService:
@@ -106,6 +98,6 @@ async def chat_service() -> ChatService:
                     Quotas(res.redis(), settings),
                     retriever,
                     generator_from_settings(settings),
-                    thresholds=thresholds_from_settings(settings, provider.name),
+                    decision=decision_model(settings, provider.name),
                 )
     return _service

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -28,7 +29,7 @@ from typing import Literal
 from psycopg import AsyncConnection, sql
 from psycopg_pool import AsyncConnectionPool
 
-from shared.documents.lexical import query_terms
+from shared.documents.lexical import loanword_keys, query_terms
 from shared.embeddings import EmbeddingProvider
 
 log = logging.getLogger("protostar.retrieval")
@@ -109,7 +110,8 @@ idf AS (
 -- A concept (a question word and its translations) weighs as its rarest form the bot
 -- uses, or, when the bot uses none, as a word it never uses (the most).
 weight AS (
-    SELECT concept, coalesce(max(idf) FILTER (WHERE df > 0), max(idf)) AS w
+    SELECT concept, coalesce(max(idf) FILTER (WHERE df > 0), max(idf)) AS w,
+           max(df) > 0 AS present
     FROM idf GROUP BY concept
 ),
 scored AS (
@@ -120,14 +122,21 @@ scored AS (
     GROUP BY tf.id
 ),
 matched AS (
-    SELECT id, sum(m) AS matched
+    SELECT id, sum(m) AS matched, array_agg(concept ORDER BY concept) AS concepts
     FROM (SELECT tf.id, idf.concept, max(idf.idf) AS m
           FROM tf JOIN idf USING (term) GROUP BY tf.id, idf.concept) AS per_concept
     GROUP BY id
+),
+weights AS (  -- each concept's weight and whether the bot uses it at all
+    SELECT array_agg(w ORDER BY concept) AS weights,
+           array_agg(present ORDER BY concept) AS present
+    FROM weight
 )
 SELECT c.id, c.document_id::text, c.title, c.section, c.language, c.text, s.bm25,
-       least(1.0, m.matched / nullif((SELECT sum(w) FROM weight), 0)) AS coverage
+       least(1.0, m.matched / nullif((SELECT sum(w) FROM weight), 0)) AS coverage,
+       m.concepts, weights.weights, weights.present
 FROM scored AS s JOIN matched AS m USING (id) JOIN chunks AS c ON c.id = s.id
+     CROSS JOIN weights
 WHERE c.bot_id = %(bot)s
 ORDER BY s.bm25 DESC, c.id
 LIMIT %(k)s
@@ -146,6 +155,7 @@ class Hit:
     similarity: float | None = None  # cosine similarity, when the vector leg found it
     bm25: float | None = None  # when the lexical leg found it
     coverage: float = 0.0
+    concepts: frozenset[int] = frozenset()  # the question's concepts this chunk matches
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +166,14 @@ class Retrieval:
     coverage: float  # best of the lexical leg
     vector_model: str | None
     timings: dict[str, float] = field(default_factory=dict)
+    concepts: list[int] = field(default_factory=list)  # each term's concept
+    # Per concept (0..n-1): its weight, and whether the bot uses it at all (empty when
+    # the lexical leg matched nothing).
+    weights: tuple[float, ...] = ()
+    present: tuple[bool, ...] = ()
+    names: frozenset[int] = frozenset()  # concepts that name something (name_concepts)
+    lexical: list[Hit] = field(default_factory=list)  # the lexical leg, best first
+    vector: list[Hit] = field(default_factory=list)  # the vector leg, best first
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,10 +188,32 @@ class RetrievalConfig:
     ef_search: int = 100
 
 
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[.+#-][A-Za-z0-9]+)*(?:\+\+|#)?")
+
+
+def name_concepts(question: str, terms: list[str], concepts: list[int]) -> frozenset[int]:
+    """The concepts of the question that name something (a technology, a product, a
+    company): Latin-letter words in a Korean question; in an English one, words with a
+    capital or a digit past the first word. Names keep their spelling across languages
+    (or their loanword key does), so a name the bot never uses is strong evidence."""
+    concept_of = dict(zip(terms, concepts, strict=True))
+    korean = any("\uac00" <= ch <= "\ud7a3" for ch in question)
+    found: set[int] = set()
+    for i, match in enumerate(_NAME.finditer(question)):
+        word = match.group()
+        if not korean and (i == 0 or word.islower()) and not any(c.isdigit() for c in word):
+            continue
+        for term in query_terms(word):
+            if term in concept_of:
+                found.add(concept_of[term])
+    return frozenset(found)
+
+
 def question_terms(question: str) -> tuple[list[str], list[int]]:
     """The lexical query: the document analyzer's terms minus question boilerplate,
-    then their glossary translations; with, for each term, its concept (the index of
-    the question word it stands for)."""
+    then their glossary translations and the phonetic keys of their loanwords in the
+    other script (Kubernetes -> 쿠버네티스); with, for each term, its concept (the index
+    of the question word it stands for)."""
     from shared.chat.glossary import translations
 
     concept: dict[str, int] = {}
@@ -183,6 +223,9 @@ def question_terms(question: str) -> tuple[list[str], list[int]]:
     for source, target in translations(set(concept)):
         for term in target:
             concept.setdefault(term, concept[source[0]])
+    for term, _, cross in loanword_keys(question):
+        if term in concept:
+            concept.setdefault(cross, concept[term])
     return list(concept), list(concept.values())
 
 
@@ -251,7 +294,11 @@ class Retriever:
                     await _scope_and_vector_settings(conn, bot_id, cfg)
                 else:
                     await scope_to_bot(conn, bot_id)
-                lexical = await self._lexical(conn, bot_id, terms, concepts, cfg) if terms else []
+                lexical, (weights, present) = (
+                    await self._lexical(conn, bot_id, terms, concepts, cfg)
+                    if terms
+                    else ([], ((), ()))
+                )
                 timings["lexical_ms"] = (loop.time() - started) * 1000
                 vector: list[Hit] = []
                 if vector_task is not None and self.provider is not None:
@@ -272,6 +319,12 @@ class Retriever:
             coverage=max((h.coverage for h in lexical), default=0.0),
             vector_model=self.provider.name if self.provider is not None else None,
             timings=timings,
+            concepts=concepts,
+            names=name_concepts(question, terms, concepts),
+            weights=weights,
+            present=present,
+            lexical=lexical,
+            vector=vector,
         )
 
     async def _lexical(
@@ -281,7 +334,7 @@ class Retriever:
         terms: list[str],
         concepts: list[int],
         cfg: RetrievalConfig,
-    ) -> list[Hit]:
+    ) -> tuple[list[Hit], tuple[tuple[float, ...], tuple[bool, ...]]]:
         cur = await conn.execute(
             _LEXICAL,
             {
@@ -293,6 +346,7 @@ class Retriever:
                 "b": BM25_B,
             },
         )
+        rows = await cur.fetchall()
         return [
             Hit(
                 chunk_id=r[0],
@@ -303,9 +357,10 @@ class Retriever:
                 text=r[5],
                 bm25=float(r[6]),
                 coverage=float(r[7] or 0.0),
+                concepts=frozenset(r[8] or ()),
             )
-            for r in await cur.fetchall()
-        ]
+            for r in rows
+        ], (tuple(float(w) for w in rows[0][9]), tuple(rows[0][10])) if rows else ((), ())
 
     async def _vector(
         self, conn: AsyncConnection, bot_id: str, qvec: list[float], cfg: RetrievalConfig
@@ -341,7 +396,9 @@ def fuse(vector: list[Hit], lexical: list[Hit], cfg: RetrievalConfig) -> list[Hi
     for hit in lexical:
         known = merged.get(hit.chunk_id)
         merged[hit.chunk_id] = (
-            replace(known, bm25=hit.bm25, coverage=hit.coverage) if known else hit
+            replace(known, bm25=hit.bm25, coverage=hit.coverage, concepts=hit.concepts)
+            if known
+            else hit
         )
     scores: dict[int, float] = dict.fromkeys(merged, 0.0)
     if cfg.fusion == "rrf":

@@ -32,10 +32,11 @@ from redis.asyncio import Redis
 from shared.accounts.principal import Principal
 from shared.accounts.quotas import Consumption, Quota, QuotaExceeded, Quotas
 from shared.bots import validation
-from shared.chat.extractive import candidates, select
-from shared.chat.generation import GenerationRequest, Generator, Passage, Turn
+from shared.chat.decision import FALLBACK_MODEL, MODELS, Decision, Model, decide
+from shared.chat.extractive import candidates, focus, select
+from shared.chat.generation import NOT_COVERED, GenerationRequest, Generator, Passage, Turn
 from shared.chat.output import OutputFilter
-from shared.chat.retrieval import Hit, Retrieval, Retriever, answerable
+from shared.chat.retrieval import Hit, Retrieval, Retriever
 from shared.chat.rewrite import is_follow_up, rule_rewrite
 from shared.documents.sentences import language as text_language
 from shared.errors import BadRequest, NotFound
@@ -78,21 +79,16 @@ _UUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
+# A retrieved passage is shown as a source when its fused score reaches this share of the
+# best one's (the best is always shown when the question is answered), up to k.
+CITE_FLOOR = 0.5
+
+
 @dataclass(frozen=True, slots=True)
-class Thresholds:
-    min_coverage: float
-    min_similarity: float
-
-
-# Tuned on the evaluation set (shared/demo/eval.yaml; `task eval --sweep` prints the
-# grid): with the offline model, 0.35/0.35 refuses 75% of the unanswerable questions
-# while still answering 79% of the answerable ones; stricter floors refused up to 100%
-# but answered about half. Gemini's space has not been measured here (no network):
-# the fallback is a guess on the strict side, to be tuned with `task eval` and a key.
-DEFAULT_THRESHOLDS: dict[str, Thresholds] = {
-    "local:all-MiniLM-L6-v2": Thresholds(min_coverage=0.35, min_similarity=0.35),
-}
-FALLBACK_THRESHOLDS = Thresholds(min_coverage=0.5, min_similarity=0.6)
+class Composed:
+    retrieval: Retrieval
+    decision: Decision
+    request: GenerationRequest
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +113,7 @@ class Answer:
     question_language: str  # refusals speak the question's language
     conversation_id: str | None
     retrieval: Retrieval
+    decision: Decision
     answerable: bool
     quota: Quota
     consumption: Consumption | None
@@ -125,8 +122,15 @@ class Answer:
     started: float
     text: list[str] = field(default_factory=list)
     message_id: str | None = None
-    cited: list[int] = field(default_factory=list)  # passage numbers, as first cited
+    # Passage numbers in the order the visitor sees them: the passages above the
+    # relevance floor in rank order, then any other the answer cited.
+    shown: list[int] = field(default_factory=list)
+    cited: list[int] = field(default_factory=list)  # passage numbers the answer cited
     _citations: list[dict[str, str]] | None = None
+
+    def __post_init__(self) -> None:
+        if not self.shown:
+            self.shown = shown_passages(self.retrieval.hits)
 
     @property
     def provider(self) -> str:
@@ -142,8 +146,29 @@ class Answer:
         filt = OutputFilter.for_passages(
             self.bot.allowed_origins, (p.text for p in self.request.passages)
         )
+        # A model that finds no answer in the passages says NOT_COVERED: held back until
+        # the text can no longer be that, then the visitor gets the refusal instead.
+        held: str | None = ""
         async for piece in self.generator.stream(self.request):
+            if held is not None:
+                held += piece
+                if _may_be_not_covered(held):
+                    continue
+                piece, held = held, None
             clean = self._renumber(filt.feed(piece))
+            if clean:
+                self.text.append(clean)
+                yield clean
+        if held is not None and _bare(held) == NOT_COVERED:
+            # The model found no answer in the passages: a refusal, with no sources.
+            log.info("the model found no answer in the passages")
+            self.answerable = False
+            text = REFUSAL[self.question_language]
+            self.text[:] = [text]
+            yield text
+            return
+        if held:
+            clean = self._renumber(filt.feed(held))
             if clean:
                 self.text.append(clean)
                 yield clean
@@ -159,9 +184,9 @@ class Answer:
             yield text
 
     def _renumber(self, text: str) -> str:
-        """Markers ``[n]`` (passage numbers) become the citation's place in the list the
-        visitor sees: the first source cited is [1]. A marker of no passage goes. (The
-        filter releases a marker whole, never split over pieces.)"""
+        """Markers ``[n]`` (passage numbers) become the source's place in the list the
+        visitor sees (:attr:`shown`). A marker of no passage goes. (The filter releases
+        a marker whole, never split over pieces.)"""
         available = len(self.request.passages)
 
         def place(match: re.Match[str]) -> str:
@@ -170,7 +195,9 @@ class Answer:
                 return ""
             if n not in self.cited:
                 self.cited.append(n)
-            return f"[{self.cited.index(n) + 1}]"
+            if n not in self.shown:
+                self.shown.append(n)
+            return f"[{self.shown.index(n) + 1}]"
 
         return _MARKER.sub(place, text) if text else text
 
@@ -183,11 +210,8 @@ class Answer:
         if not self.answerable:
             return []
         passages = self.request.passages
-        numbers = list(self.cited)
-        if not numbers:
-            numbers = [p.number for p in passages[: min(3, len(passages))]]
         out = []
-        for n in numbers:
+        for n in self.shown:
             p = passages[n - 1]
             out.append(
                 {
@@ -200,10 +224,39 @@ class Answer:
         return out
 
 
+def shown_passages(hits: list[Hit], floor: float = CITE_FLOOR) -> list[int]:
+    """1-based numbers of the retrieved passages a visitor sees as sources: the best
+    one, and each other whose fused score reaches ``floor`` of the best's."""
+    if not hits:
+        return []
+    best = hits[0].score
+    return [i for i, hit in enumerate(hits, start=1) if i == 1 or hit.score >= floor * best]
+
+
+def _may_be_not_covered(text: str) -> bool:
+    """Whether ``text`` (the answer so far) is, or may still become, NOT_COVERED."""
+    stripped = _bare(text)
+    if not stripped:
+        return len(text) < 64  # only blanks so far
+    return NOT_COVERED.startswith(stripped)
+
+
+def _bare(text: str) -> str:
+    return text.strip().strip("*_`\"'.").upper()
+
+
 def snippet(request: GenerationRequest, passage: Passage) -> str:
-    """The passage's sentence that best matches the question (or its opening)."""
-    chosen = select(request, candidates([passage]), limit=1)
-    text = chosen[0].text if chosen else " ".join(passage.text.split())
+    """The passage's sentence that best matches the question (or its opening), with
+    the sentence after it when both fit."""
+    pool = candidates([passage])
+    chosen = select(request, pool, limit=1)
+    if not chosen:
+        text = " ".join(passage.text.split())
+    else:
+        text = focus(chosen[0], request.terms, SNIPPET_CHARS)
+        after = [c for c in pool if c.order == chosen[0].order + 1]
+        if after and len(text) + 1 + len(after[0].text) <= SNIPPET_CHARS:
+            text = f"{text} {after[0].text}"
     return text if len(text) <= SNIPPET_CHARS else text[: SNIPPET_CHARS - 1].rstrip() + "…"
 
 
@@ -269,20 +322,20 @@ class ChatService:
         retriever: Retriever,
         generator: Generator,
         *,
-        thresholds: Thresholds | None = None,
+        decision: Model | None = None,
     ) -> None:
         self.pool = pool
         self.redis = redis
         self.quotas = quotas
         self.retriever = retriever
         self.generator = generator
-        self._thresholds = thresholds
+        self._decision = decision
 
-    def thresholds(self) -> Thresholds:
-        if self._thresholds is not None:
-            return self._thresholds
+    def decision_model(self) -> Model:
+        if self._decision is not None:
+            return self._decision
         model = self.retriever.provider.name if self.retriever.provider else ""
-        return DEFAULT_THRESHOLDS.get(model, FALLBACK_THRESHOLDS)
+        return MODELS.get(model, FALLBACK_MODEL)
 
     async def bot(self, slug: str) -> BotRef:
         if not validation.is_slug(slug):
@@ -335,27 +388,7 @@ class ChatService:
                     except Exception:
                         log.warning("follow-up rewrite failed; using the rule", exc_info=True)
                 standalone = (rewritten or rule_rewrite(question, history))[:4000]
-            retrieval = await self.retriever.retrieve(bot.id, standalone)
-            limits = self.thresholds()
-            ok = answerable(
-                retrieval,
-                min_similarity=limits.min_similarity,
-                min_coverage=limits.min_coverage,
-                vector_languages=self._vector_languages(),
-                language=text_language(standalone),
-            )
-            passages = [_passage(i, hit) for i, hit in enumerate(retrieval.hits, start=1)]
-            request = GenerationRequest(
-                question=question,
-                standalone=standalone,
-                language=language,
-                bot_name=bot.name,
-                persona=bot.persona,
-                greeting=bot.greeting,
-                passages=passages,
-                history=history,
-                terms=retrieval.terms,
-            )
+            composed = await self.compose(bot, question, standalone, history, language)
         except BaseException:
             await self.quotas.refund(consumption)
             raise
@@ -367,13 +400,68 @@ class ChatService:
             language=language,
             question_language=text_language(question),
             conversation_id=conversation_id,
-            retrieval=retrieval,
-            answerable=ok,
+            retrieval=composed.retrieval,
+            decision=composed.decision,
+            answerable=composed.decision.answerable,
             quota=quota,
             consumption=consumption,
             generator=self.generator,
-            request=request,
+            request=composed.request,
             started=started,
+        )
+
+    async def compose(
+        self,
+        bot: BotRef,
+        question: str,
+        standalone: str,
+        history: list[Turn],
+        language: str,
+    ) -> Composed:
+        """Retrieve, decide and build the generation request: the part of answering
+        that every path shares (the ask, the owner's test of a bot, `task eval`)."""
+        retrieval = await self.retriever.retrieve(bot.id, standalone)
+        decision = decide(
+            retrieval, text_language(standalone), self._vector_languages(), self.decision_model()
+        )
+        passages = [_passage(i, hit) for i, hit in enumerate(retrieval.hits, start=1)]
+        request = GenerationRequest(
+            question=question,
+            standalone=standalone,
+            language=language,
+            bot_name=bot.name,
+            persona=bot.persona,
+            greeting=bot.greeting,
+            passages=passages,
+            history=history,
+            terms=retrieval.terms,
+            concepts=retrieval.concepts,
+            weights=retrieval.weights,
+        )
+        return Composed(retrieval, decision, request)
+
+    async def trial(self, principal: Principal, bot: BotRef, question: str) -> Answer:
+        """The answer a visitor would get, for the bot's owner or `task eval`: the same
+        retrieval, decision and generation, with no quota consumed and nothing stored."""
+        question, _ = parse_question({"question": question})
+        language = question_language(question, bot.language)
+        composed = await self.compose(bot, question, question, [], language)
+        return Answer(
+            bot=bot,
+            principal=principal,
+            question=question,
+            standalone=question,
+            language=language,
+            question_language=text_language(question),
+            conversation_id=None,
+            retrieval=composed.retrieval,
+            decision=composed.decision,
+            answerable=composed.decision.answerable,
+            quota=Quota(limit=None, remaining=None, reset_at=None, scope="unlimited"),
+            consumption=None,
+            generator=self.generator,
+            request=composed.request,
+            started=time.perf_counter(),
         )
 
     def _vector_languages(self) -> frozenset[str]:

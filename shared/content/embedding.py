@@ -23,7 +23,7 @@ from shared.content.failure import (
     fail_document,
 )
 from shared.documents import budget as _budget
-from shared.documents import chunk, extract, terms
+from shared.documents import chunk, extract, index_terms
 from shared.documents.budget import time_budget
 from shared.documents.errors import DocumentError
 from shared.documents.model import MediaType
@@ -58,7 +58,14 @@ def _prepare(data: bytes, media_type: str, filename: str, budget: float) -> Prep
         if not pieces:
             raise DocumentError("the document has no text to answer from", code="no_text")
         rows = [
-            (c.ordinal, c.title, " > ".join(c.section_path), c.language, c.text, terms(c.text))
+            (
+                c.ordinal,
+                c.title,
+                " > ".join(c.section_path),
+                c.language,
+                c.text,
+                index_terms(c.text),
+            )
             for c in pieces
         ]
     return Prepared(doc.title, rows)

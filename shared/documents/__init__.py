@@ -9,7 +9,8 @@ Pure functions: no database, no network. The pipeline, in the order the services
     # embed: blocks with section paths, citation-ready chunks, terms for BM25
     doc = extract(data, upload.media_type, filename=upload.filename)
     chunks = chunk(doc)
-    chunk_terms = [terms(c.text) for c in chunks]  # and query_terms(question) in chat
+    chunk_terms = [index_terms(c.text) for c in chunks]  # terms + loanword keys
+    # and, in chat, query_terms(question) + loanword_keys(question)
 
 Importing this package does not load the Korean analyzer (kiwipiepy); the first call
 that needs it does (``korean.kiwi()``).
@@ -31,6 +32,8 @@ _EXPORTS = {
     "extract": "extract",
     "Upload": "intake",
     "inspect_upload": "intake",
+    "index_terms": "lexical",
+    "loanword_keys": "lexical",
     "query_terms": "lexical",
     "terms": "lexical",
     "Block": "model",
@@ -64,6 +67,8 @@ if TYPE_CHECKING:  # what the names are, for type checkers (redundant aliases ex
     from shared.documents.extract import extract as extract
     from shared.documents.intake import Upload as Upload
     from shared.documents.intake import inspect_upload as inspect_upload
+    from shared.documents.lexical import index_terms as index_terms
+    from shared.documents.lexical import loanword_keys as loanword_keys
     from shared.documents.lexical import query_terms as query_terms
     from shared.documents.lexical import terms as terms
     from shared.documents.model import Block as Block

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import snowballstemmer  # type: ignore[import-untyped]
 
+from shared.documents import loanwords
 from shared.documents.budget import check
 from shared.documents.korean import kiwi
 from shared.documents.sentences import has_hangul
@@ -69,6 +70,53 @@ def terms(text: str) -> list[str]:
 
 
 query_terms = terms
+
+
+def index_terms(text: str) -> list[str]:
+    """What a chunk is indexed by: its :func:`terms` and the phonetic keys of its
+    loanwords (:mod:`shared.documents.loanwords`), each marked by its script."""
+    found = terms(text)
+    found.extend(own for _, own, _ in loanword_keys(text))
+    return found
+
+
+def loanword_keys(text: str) -> list[tuple[str, str, str]]:
+    """``(term, own key, cross key)`` for every word of ``text`` that has a phonetic
+    key: the index term the word stands for, its key marked by its own script (what a
+    document stores) and marked by the other script (what a question asks for)."""
+    check()
+    text = unicodedata.normalize("NFKC", text)
+    morphemes = _morphemes(text) if has_hangul(text) else []
+    starts = [m.start for m in morphemes]
+    out: list[tuple[str, str, str]] = []
+    for match in _TOKEN.finditer(text):
+        token = match.group()
+        if has_hangul(token):
+            token = _strip_trailing(token, match.start(), morphemes, starts)
+        offset = 0
+        for run in _SCRIPT_RUN.findall(token):
+            begin = match.start() + offset
+            offset += len(run)
+            if not has_hangul(run):
+                for word in loanwords.latin_words(run):
+                    for key in loanwords.latin_keys(word):
+                        out.append(
+                            (_stem(word), loanwords.LATIN_MARK + key, loanwords.HANGUL_MARK + key)
+                        )
+                continue
+            inside = morphemes[bisect_left(starts, begin) : bisect_left(starts, begin + len(run))]
+            nouns = [m.form for m in inside if m.tag.split("-")[0] in KOREAN_CONTENT_TAGS]
+            if not nouns:
+                continue
+            # The whole run (마이크로서비스, however it was split) stands for its first
+            # content morpheme; each longer noun also for itself.
+            for form, term in ((run, nouns[0]), *((n, n) for n in nouns if n != run)):
+                hangul = loanwords.hangul_key(form)
+                if hangul:
+                    out.append(
+                        (term, loanwords.HANGUL_MARK + hangul, loanwords.LATIN_MARK + hangul)
+                    )
+    return out
 
 
 def _morphemes(text: str) -> list[_Morpheme]:

@@ -60,7 +60,9 @@ async def test_a_json_answer_is_grounded_and_cited(
         "scope": "unlimited",
     }
     markers = sorted({int(n) for n in re.findall(r"\[(\d+)\]", body["answer"])})
-    assert markers == list(range(1, len(body["citations"]) + 1))  # [n] is the n-th source
+    # [n] is the n-th source; the sources also list the other passages above the floor.
+    assert markers
+    assert set(markers) <= set(range(1, len(body["citations"]) + 1))
     assert response.headers["cache-control"] == "no-store"
 
 

@@ -26,4 +26,4 @@ def test_translations_join_the_question_as_the_same_concept() -> None:
     assert concepts[words.index("throughput")] == concepts[words.index("처리")]
     # A question word with no entry stays alone.
     words, _ = question_terms("Kafka")
-    assert words == ["kafka"]
+    assert [w for w in words if not w.startswith("%")] == ["kafka"]

@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from bench.eval import document_files, evaluate
+from bench.eval import ROOT, ask, document_files, load_set, summarize
 from shared.chat.retrieval import RetrievalConfig, vector_literal
 from tests.accounts.conftest import bearer
 from tests.chat.conftest import ingest, new_client, new_owner
@@ -222,20 +222,24 @@ async def test_a_bot_holding_one_percent_of_the_chunks_still_gets_k_results(
 
 
 async def test_the_evaluation_set_floors(demo: dict[str, Any]) -> None:
-    """Floors set from `task eval` (offline model, with the glossary): measured hit@5
-    0.77, MRR 0.67, refusal recall 0.75 and 0.79 of answerable questions answered."""
+    """The demo set through the ask path (ChatService.trial), as `task eval` runs it.
+    Floors from the figures of the calibrated decision, cross-validated by corpus
+    (README, "Evaluation"): the demo scored by a model fitted on the other corpora had
+    visible 0.68, false refusals 0.03, refusal recall 0.70; fitted on all three it does
+    a little better on the demo, so these floors leave some room and no more."""
     from shared.chat.factory import chat_service
 
     service = await chat_service()
-    assert service.retriever.provider is not None
-    titles = await document_files(service.pool, demo["user_id"], demo["bot_id"])
-    report = await evaluate(service.pool, service.retriever.provider, demo["bot_id"], titles)
-    default = report[report["default"]]
-    assert default["answerable"] >= 45
-    assert default["unanswerable"] >= 15
-    assert default["hit5"] >= 0.72, default
-    assert default["mrr"] >= 0.62, default
-    assert default["refusal_recall"] >= 0.70, default
-    assert default["answered_recall"] >= 0.74, default
-    # The kept fusion is the better one on this set.
-    assert default["mrr"] >= report["rrf"]["mrr"]
+    files = await document_files(service.pool, demo["user_id"], demo["bot_id"])
+    demo_set = load_set(ROOT / "shared" / "demo" / "eval.yaml")
+    outcomes = [
+        await ask(service, demo["user_id"], demo["bot"], "demo", q, files)
+        for q in demo_set.questions
+    ]
+    figures = summarize(outcomes)
+    assert figures["answerable"] >= 60
+    assert figures["unanswerable"] >= 20
+    assert figures["hit5"] >= 0.75, figures
+    assert figures["visible"] >= 0.62, figures
+    assert figures["false_refusals"] <= 0.08, figures
+    assert figures["refusal_recall"] >= 0.60, figures
