@@ -347,6 +347,30 @@ _CHAT_PATHS: Json = {
         )
         | {"parameters": [BOT]},
     },
+    "/api/bots/{bot}/test": {
+        "post": _op(
+            "The owner tries questions on their bot ({questions: [1..20 strings]}): per "
+            "question what a visitor would get (answerable, answer, citations) with the "
+            "evidence figures and why, in words. No quota is used and nothing is stored",
+            "chat",
+            {"200": _json({"type": "object"}), **_errors(400, 401, 404)},
+            body={
+                "type": "object",
+                "required": ["questions"],
+                "additionalProperties": False,
+                "properties": {
+                    "questions": {
+                        "type": "array",
+                        "minItems": 1,
+                        "maxItems": 20,
+                        "items": {"type": "string", "minLength": 1, "maxLength": 2000},
+                    }
+                },
+            },
+            op_id="testBot",
+        )
+        | {"parameters": [BOT]},
+    },
     "/api/conversations": {
         "get": _op(
             "Your conversations (as the signed-in user or the guest visitor); with "

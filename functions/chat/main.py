@@ -158,9 +158,18 @@ async def feedback(request: Request) -> Response:
     return JSONResponse(saved, headers=NO_STORE)
 
 
+async def test_bot(request: Request) -> Response:
+    """The owner's "test your bot": questions in, what visitors would get out."""
+    principal = authenticate(request)
+    body = await json_body(request, limit=64 * 1024)
+    result = await (await chat_service()).test(principal, request.path_params["bot"], body)
+    return JSONResponse(result, headers=NO_STORE)
+
+
 router = Router(
     [
         ("POST", "/api/bots/{bot}/ask", ask),
+        ("POST", "/api/bots/{bot}/test", test_bot),
         ("OPTIONS", "/api/bots/{bot}/ask", ask_preflight),
         ("GET", "/api/conversations", list_conversations),
         ("GET", "/api/conversations/{id}", get_conversation),

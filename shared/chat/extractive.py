@@ -86,9 +86,13 @@ def _looks_like_code(sentence: str) -> bool:
 
 
 def select(
-    request: GenerationRequest, pool: list[Candidate], limit: int = MAX_SENTENCES
+    request: GenerationRequest,
+    pool: list[Candidate],
+    limit: int = MAX_SENTENCES,
+    *,
+    by_score: bool = False,
 ) -> list[Candidate]:
-    """The best ``limit`` sentences, in passage order.
+    """The best ``limit`` sentences, in passage order (``by_score``: best first).
 
     A sentence scores by the question's concepts it holds (a question word, its
     translations and loanword keys count once, as in retrieval), each weighted by how
@@ -144,7 +148,8 @@ def select(
             continue
         chosen.append(cand)
         seen.add(key)
-    chosen.sort(key=lambda c: (c.rank, c.order))
+    if not by_score:
+        chosen.sort(key=lambda c: (c.rank, c.order))
     return chosen
 
 

@@ -111,7 +111,10 @@ idf AS (
 -- uses, or, when the bot uses none, as a word it never uses (the most).
 weight AS (
     SELECT concept, coalesce(max(idf) FILTER (WHERE df > 0), max(idf)) AS w,
-           max(df) > 0 AS present
+           max(df) > 0 AS present,
+           -- found by a word, or by a loanword key long enough to be specific (4 or
+           -- more sound classes; a shorter one may be another word: rust and 리스트)
+           bool_or(df > 0 AND (left(term, 1) <> '%%' OR length(term) >= 7)) AS spelled
     FROM idf GROUP BY concept
 ),
 scored AS (
@@ -129,12 +132,13 @@ matched AS (
 ),
 weights AS (  -- each concept's weight and whether the bot uses it at all
     SELECT array_agg(w ORDER BY concept) AS weights,
-           array_agg(present ORDER BY concept) AS present
+           array_agg(present ORDER BY concept) AS present,
+           array_agg(spelled ORDER BY concept) AS spelled
     FROM weight
 )
 SELECT c.id, c.document_id::text, c.title, c.section, c.language, c.text, s.bm25,
        least(1.0, m.matched / nullif((SELECT sum(w) FROM weight), 0)) AS coverage,
-       m.concepts, weights.weights, weights.present
+       m.concepts, weights.weights, weights.present, weights.spelled
 FROM scored AS s JOIN matched AS m USING (id) JOIN chunks AS c ON c.id = s.id
      CROSS JOIN weights
 WHERE c.bot_id = %(bot)s
@@ -171,6 +175,7 @@ class Retrieval:
     # the lexical leg matched nothing).
     weights: tuple[float, ...] = ()
     present: tuple[bool, ...] = ()
+    spelled: tuple[bool, ...] = ()  # present by a word or a specific loanword key
     names: frozenset[int] = frozenset()  # concepts that name something (name_concepts)
     lexical: list[Hit] = field(default_factory=list)  # the lexical leg, best first
     vector: list[Hit] = field(default_factory=list)  # the vector leg, best first
@@ -294,10 +299,10 @@ class Retriever:
                     await _scope_and_vector_settings(conn, bot_id, cfg)
                 else:
                     await scope_to_bot(conn, bot_id)
-                lexical, (weights, present) = (
+                lexical, (weights, present, spelled) = (
                     await self._lexical(conn, bot_id, terms, concepts, cfg)
                     if terms
-                    else ([], ((), ()))
+                    else ([], ((), (), ()))
                 )
                 timings["lexical_ms"] = (loop.time() - started) * 1000
                 vector: list[Hit] = []
@@ -323,6 +328,7 @@ class Retriever:
             names=name_concepts(question, terms, concepts),
             weights=weights,
             present=present,
+            spelled=spelled,
             lexical=lexical,
             vector=vector,
         )
@@ -334,7 +340,7 @@ class Retriever:
         terms: list[str],
         concepts: list[int],
         cfg: RetrievalConfig,
-    ) -> tuple[list[Hit], tuple[tuple[float, ...], tuple[bool, ...]]]:
+    ) -> tuple[list[Hit], tuple[tuple[float, ...], tuple[bool, ...], tuple[bool, ...]]]:
         cur = await conn.execute(
             _LEXICAL,
             {
@@ -360,7 +366,11 @@ class Retriever:
                 concepts=frozenset(r[8] or ()),
             )
             for r in rows
-        ], (tuple(float(w) for w in rows[0][9]), tuple(rows[0][10])) if rows else ((), ())
+        ], (
+            (tuple(float(w) for w in rows[0][9]), tuple(rows[0][10]), tuple(rows[0][11]))
+            if rows
+            else ((), (), ())
+        )
 
     async def _vector(
         self, conn: AsyncConnection, bot_id: str, qvec: list[float], cfg: RetrievalConfig

@@ -32,7 +32,7 @@ from redis.asyncio import Redis
 from shared.accounts.principal import Principal
 from shared.accounts.quotas import Consumption, Quota, QuotaExceeded, Quotas
 from shared.bots import validation
-from shared.chat.decision import FALLBACK_MODEL, MODELS, Decision, Model, decide
+from shared.chat.decision import FALLBACK_MODEL, MODELS, Decision, Model, decide, explain
 from shared.chat.extractive import candidates, focus, select
 from shared.chat.generation import NOT_COVERED, GenerationRequest, Generator, Passage, Turn
 from shared.chat.output import OutputFilter
@@ -48,6 +48,7 @@ SOURCE = "/protostar/chat"
 MAX_QUESTION_CHARS = 2000
 MAX_COMMENT_CHARS = 1000
 SNIPPET_CHARS = 280
+MAX_TEST_QUESTIONS = 20  # per request of the owner's "test your bot"
 HISTORY_TURNS = 3
 REFUSAL = {
     "ko": "제공된 문서에서는 이 질문에 대한 답을 찾을 수 없습니다. 경력, 프로젝트, 기술에 "
@@ -81,7 +82,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 # A retrieved passage is shown as a source when its fused score reaches this share of the
 # best one's (the best is always shown when the question is answered), up to k.
-CITE_FLOOR = 0.5
+CITE_FLOOR = 0.3
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +211,7 @@ class Answer:
         if not self.answerable:
             return []
         passages = self.request.passages
+        quoted = "".join(self.text)
         out = []
         for n in self.shown:
             p = passages[n - 1]
@@ -218,7 +220,7 @@ class Answer:
                     "document_id": p.document_id,
                     "title": p.title,
                     "section": p.section,
-                    "snippet": snippet(self.request, p),
+                    "snippet": snippet(self.request, p, quoted),
                 }
             )
         return out
@@ -245,16 +247,19 @@ def _bare(text: str) -> str:
     return text.strip().strip("*_`\"'.").upper()
 
 
-def snippet(request: GenerationRequest, passage: Passage) -> str:
-    """The passage's sentence that best matches the question (or its opening), with
-    the sentence after it when both fit."""
+def snippet(request: GenerationRequest, passage: Passage, quoted: str = "") -> str:
+    """The passage's sentence that best matches the question and that the answer does
+    not already quote (so a source adds evidence instead of repeating it), with the
+    sentence after it when both fit; the passage's opening when nothing matches."""
     pool = candidates([passage])
-    chosen = select(request, pool, limit=1)
-    if not chosen:
+    ranked = select(request, pool, limit=len(pool), by_score=True)
+    if not ranked:
         text = " ".join(passage.text.split())
     else:
-        text = focus(chosen[0], request.terms, SNIPPET_CHARS)
-        after = [c for c in pool if c.order == chosen[0].order + 1]
+        fresh = [c for c in ranked if focus(c, request.terms, SNIPPET_CHARS) not in quoted]
+        best = (fresh or ranked)[0]
+        text = focus(best, request.terms, SNIPPET_CHARS)
+        after = [c for c in pool if c.order == best.order + 1]
         if after and len(text) + 1 + len(after[0].text) <= SNIPPET_CHARS:
             text = f"{text} {after[0].text}"
     return text if len(text) <= SNIPPET_CHARS else text[: SNIPPET_CHARS - 1].rstrip() + "…"
@@ -463,6 +468,48 @@ class ChatService:
             request=composed.request,
             started=time.perf_counter(),
         )
+
+    async def test(
+        self, principal: Principal, slug: str, body: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """The owner tries questions on their bot: per question, what a visitor would
+        get (answer or refusal, sources) and why, in words. No quota, nothing stored."""
+        questions = body.get("questions")
+        if not isinstance(questions, list) or not questions or len(questions) > MAX_TEST_QUESTIONS:
+            raise BadRequest(
+                f"'questions' must be a list of 1 to {MAX_TEST_QUESTIONS} questions",
+                code="bad_questions",
+            )
+        unknown = set(body) - {"questions"}
+        if unknown:
+            raise BadRequest(f"unknown fields: {', '.join(sorted(unknown))}", code="unknown_fields")
+        parsed = [parse_question({"question": q})[0] for q in questions]
+        if principal.is_guest or not validation.is_slug(slug):
+            raise NotFound(f"you have no bot {slug!r}", code="bot_not_found")
+        try:
+            bot = await self.bot(slug)
+        except NotFound:
+            raise NotFound(f"you have no bot {slug!r}", code="bot_not_found") from None
+        if bot.owner_id != principal.subject:
+            raise NotFound(f"you have no bot {slug!r}", code="bot_not_found")
+        threshold = self.decision_model().threshold
+        results = []
+        for question in parsed:
+            answer = await self.trial(principal, bot, question)
+            text = "".join([piece async for piece in answer.pieces()])
+            results.append(
+                {
+                    "question": question,
+                    "answerable": answer.answerable,
+                    "answer": text,
+                    "citations": answer.citations(),
+                    "evidence": answer.decision.view(),
+                    "why": explain(
+                        answer.decision, answer.retrieval, answer.question_language, threshold
+                    ),
+                }
+            )
+        return {"results": results}
 
     def _vector_languages(self) -> frozenset[str]:
         provider = self.retriever.provider

@@ -423,6 +423,40 @@ async function showConversation(id) {
   );
 }
 
+// ------------------------------------------------------------------ test your bot
+function testResult(r) {
+  const state = r.answerable ? "answered" : "refused";
+  return h(
+    "li",
+    { class: "test-result", dataset: { answerable: String(r.answerable) } },
+    h("p", { class: "q" }, h("span", { class: "badge", dataset: { status: r.answerable ? "ready" : "failed" }, text: t[`test_${state}`] }), " ", r.question),
+    h("p", { class: "a" }, r.answer),
+    r.citations.length
+      ? h("div", {}, h("h3", { class: "small" }, t.test_sources), h("ol", { class: "sources small" }, ...r.citations.map((c) => h("li", {}, h("strong", {}, c.title + (c.section ? ` · ${c.section}` : "")), ": ", c.snippet))))
+      : null,
+    h("div", {}, h("h3", { class: "small" }, t.test_why), h("ul", { class: "why small muted" }, ...r.why.map((w) => h("li", {}, w)))),
+  );
+}
+
+$("test-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const questions = lines($("test-questions").value).slice(0, 20);
+  if (!questions.length) {
+    $("test-status").textContent = t.test_none;
+    return;
+  }
+  $("test-status").textContent = t.test_running;
+  $("test-results").replaceChildren();
+  try {
+    const { results } = await call("POST", `/api/bots/${encodeURIComponent(current.slug)}/test`, { body: { questions } });
+    $("test-results").replaceChildren(...results.map(testResult));
+    $("test-status").textContent = "";
+  } catch (error) {
+    $("test-status").textContent = "";
+    fail(error);
+  }
+});
+
 // ------------------------------------------------------------------ invites
 async function loadInvites() {
   const { invites } = await call("GET", "/api/invites");
