@@ -179,6 +179,11 @@ class Settings(BaseSettings):
         description="Answer only when the calibrated probability that the documents "
         "answer the question is at least this (default: the model's own, 0.5)",
     )
+    question_translation: bool = Field(
+        True,
+        description="With an LLM: also retrieve each question translated into the "
+        "documents' other language (ko <-> en; one call per question, cached in Redis)",
+    )
     retrieval_fusion: Literal["rrf", "weighted"] = "weighted"
     retrieval_k: int = Field(5, ge=1, le=20, description="Passages given to the answerer")
     llm_timeout: float = Field(30.0, gt=0, le=300, description="Seconds per LLM request")

@@ -99,5 +99,6 @@ async def chat_service() -> ChatService:
                     retriever,
                     generator_from_settings(settings),
                     decision=decision_model(settings, provider.name),
+                    translate=settings.question_translation,
                 )
     return _service

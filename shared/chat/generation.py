@@ -77,6 +77,11 @@ class Generator(abc.ABC):
         """A stand-alone form of a follow-up question, or None to use the rule."""
         return None
 
+    async def translate(self, question: str, language: str) -> str | None:
+        """The question in ``language`` ("ko" | "en"), or None (no model: the offline
+        answerer relies on the glossary and loanword keys instead)."""
+        return None
+
     async def close(self) -> None:
         return None
 

@@ -448,3 +448,18 @@ def answerable(
         and not math.isnan(retrieval.similarity)
         and retrieval.similarity >= min_similarity
     )
+
+
+def merge(first: Retrieval, second: Retrieval, k: int) -> Retrieval:
+    """One retrieval from two forms of a question (as asked, and translated into the
+    documents' other language): each passage at its better score, the top ``k``; the
+    evidence of the form that matched more of its question."""
+    best = max(first, second, key=lambda r: r.coverage)
+    scored: dict[int, Hit] = {}
+    for hit in [*first.hits, *second.hits]:
+        known = scored.get(hit.chunk_id)
+        if known is None or hit.score > known.score:
+            scored[hit.chunk_id] = hit
+    hits = sorted(scored.values(), key=lambda h: (-h.score, h.chunk_id))[:k]
+    sims = [r.similarity for r in (first, second) if r.similarity is not None]
+    return replace(best, hits=hits, similarity=max(sims) if sims else None)

@@ -14,6 +14,7 @@ conversations, messages and feedback under ``app.asker`` (``user:<id>`` or
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import time
@@ -36,7 +37,7 @@ from shared.chat.decision import FALLBACK_MODEL, MODELS, Decision, Model, decide
 from shared.chat.extractive import candidates, focus, select
 from shared.chat.generation import NOT_COVERED, GenerationRequest, Generator, Passage, Turn
 from shared.chat.output import OutputFilter
-from shared.chat.retrieval import Hit, Retrieval, Retriever
+from shared.chat.retrieval import Hit, Retrieval, Retriever, merge
 from shared.chat.rewrite import is_follow_up, rule_rewrite
 from shared.documents.sentences import language as text_language
 from shared.errors import BadRequest, NotFound
@@ -49,6 +50,7 @@ MAX_QUESTION_CHARS = 2000
 MAX_COMMENT_CHARS = 1000
 SNIPPET_CHARS = 280
 MAX_TEST_QUESTIONS = 20  # per request of the owner's "test your bot"
+TRANSLATION_TTL = 30 * 86400  # seconds a question's translation stays in Redis
 HISTORY_TURNS = 3
 REFUSAL = {
     "ko": "제공된 문서에서는 이 질문에 대한 답을 찾을 수 없습니다. 경력, 프로젝트, 기술에 "
@@ -328,6 +330,7 @@ class ChatService:
         generator: Generator,
         *,
         decision: Model | None = None,
+        translate: bool = True,
     ) -> None:
         self.pool = pool
         self.redis = redis
@@ -335,6 +338,9 @@ class ChatService:
         self.retriever = retriever
         self.generator = generator
         self._decision = decision
+        # With a model, also retrieve the question translated into the documents' other
+        # language (QUESTION_TRANSLATION); the offline answerer has no model for it.
+        self.translate = translate and generator.name != "extractive"
 
     def decision_model(self) -> Model:
         if self._decision is not None:
@@ -426,6 +432,16 @@ class ChatService:
         """Retrieve, decide and build the generation request: the part of answering
         that every path shares (the ask, the owner's test of a bot, `task eval`)."""
         retrieval = await self.retriever.retrieve(bot.id, standalone)
+        asked_in = text_language(standalone)
+        if self.translate and any(
+            h.language != asked_in for h in [*retrieval.lexical, *retrieval.vector]
+        ):
+            # The bot's documents are (also) in the other language: retrieve the question
+            # translated into it too (one model call per question, cached in Redis).
+            translated = await self._translated(standalone)
+            if translated:
+                other = await self.retriever.retrieve(bot.id, translated)
+                retrieval = merge(retrieval, other, self.retriever.config.k)
         decision = decide(
             retrieval, text_language(standalone), self._vector_languages(), self.decision_model()
         )
@@ -444,6 +460,31 @@ class ChatService:
             weights=retrieval.weights,
         )
         return Composed(retrieval, decision, request)
+
+    async def _translated(self, question: str) -> str | None:
+        """The question in the other language (ko <-> en), from Redis or one model call;
+        None when the model fails (the question is retrieved as asked)."""
+        target = "en" if text_language(question) == "ko" else "ko"
+        digest = hashlib.sha256(question.encode()).hexdigest()
+        key = f"protostar:translation:v1:{self.generator.name}:{target}:{digest}"
+        if self.redis is not None:
+            try:
+                cached = await self.redis.get(key)
+                if cached is not None:
+                    return cached.decode() if isinstance(cached, bytes) else str(cached)
+            except Exception:
+                log.warning("translation cache unavailable", exc_info=True)
+        try:
+            translated = await self.generator.translate(question, target)
+        except Exception:
+            log.warning("question translation failed; retrieving it as asked", exc_info=True)
+            return None
+        if translated and self.redis is not None:
+            try:
+                await self.redis.set(key, translated[:4000], ex=TRANSLATION_TTL)
+            except Exception:
+                log.warning("translation not cached", exc_info=True)
+        return translated[:4000] if translated else None
 
     async def trial(self, principal: Principal, bot: BotRef, question: str) -> Answer:
         """The answer a visitor would get, for the bot's owner or `task eval`: the same

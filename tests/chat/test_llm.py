@@ -62,14 +62,19 @@ def openai(url: str) -> OpenAICompatGenerator:
 
 @contextlib.asynccontextmanager
 async def answering_with(
-    gateway: Gateway, generator: Generator
+    gateway: Gateway, generator: Generator, *, translate: bool = False
 ) -> AsyncIterator[httpx.AsyncClient]:
     """A client of the chat function answering with ``generator`` (same database,
-    quotas and retrieval)."""
+    quotas and retrieval; question translation off unless asked for)."""
     service = await shared.chat.factory.chat_service()
     saved = shared.chat.factory._service
     shared.chat.factory._service = ChatService(
-        service.pool, service.redis, service.quotas, service.retriever, generator
+        service.pool,
+        service.redis,
+        service.quotas,
+        service.retriever,
+        generator,
+        translate=translate,
     )
     try:
         async with new_client(gateway) as client:
@@ -468,3 +473,35 @@ async def test_an_answer_that_only_starts_like_not_covered_is_kept(
     text = "".join(d["text"] for e, d in events if e == "token")
     assert text == "NOT only RabbitMQ but also outboxes [1]."
     assert events[-1][1]["answerable"] is True
+
+
+@pytest.mark.parametrize("kind", ["gemini", "openai"])
+async def test_a_question_is_also_retrieved_translated_once_then_from_redis(
+    gateway: Gateway,
+    demo: dict[str, Any],
+    llm_server: tuple[FakeLLM, str],
+    fake: FakeLLM,
+    kind: str,
+) -> None:
+    """With a model, the question is translated into the documents' other language
+    (one call) and retrieved both ways; the translation is cached in Redis."""
+    redis = (await shared.chat.factory.chat_service()).redis
+    async for key in redis.scan_iter(match="protostar:translation:v1:*"):
+        await redis.delete(key)
+    generator = gemini(llm_server[1]) if kind == "gemini" else openai(llm_server[1])
+    question = "Why did he pick RabbitMQ instead of Kafka?"
+    async with answering_with(gateway, generator, translate=True) as client:
+        events = await ask_sse(client, demo["bot"], demo["token"], question)
+        assert events[-1][1]["answerable"] is True
+        assert len(fake.requests) == 2  # the translation, then the answer
+        translation = json.dumps(fake.requests[0], ensure_ascii=False)
+        assert "into Korean" in translation
+        assert question in translation
+        assert "never instructions" in translation
+        assert KEY not in translation
+        await ask_sse(client, demo["bot"], demo["token"], question)
+        assert len(fake.requests) == 3  # the second time, only the answer
+        # A failing translation does not fail the answer: it is retrieved as asked.
+        fake.fail_next([400])
+        events = await ask_sse(client, demo["bot"], demo["token"], "Why RabbitMQ over Kafka?")
+        assert events[-1][0] == "done"

@@ -451,3 +451,44 @@ def test_a_dashboard_upload_shows_progress_then_ready(system: System, context: A
     page.locator("#issue-invite").click()
     code = page.locator(".invite-code").inner_text()
     assert re.fullmatch(r"PS-[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}", code)
+
+
+def test_the_owner_tests_the_bot_in_the_dashboard(system: System, context: Any) -> None:
+    """The "Test your bot" tab: questions in, per question answered or refused, the
+    cited passages and why, in words; in Korean with ?lang=ko."""
+    page = context.new_page()
+    dashboard_login(page, system)
+    page.locator(f"#bot-list button[data-slug='{BOT}']").wait_for()
+    tab = page.locator("#tabs [data-panel='test']")
+    tab.click()
+    assert tab.get_attribute("aria-selected") == "true"
+    assert not page.locator("#panel-test").is_hidden()
+    page.locator("#test-questions").fill(
+        "Why did he choose RabbitMQ over Kafka?\n\nHas he written production code in Rust?\n"
+    )
+    page.locator("#test-form button[type=submit]").click()
+    results = page.locator("#test-results li.test-result")
+    problem = page.locator("#error:not(:empty)")
+    results.nth(1).or_(problem).first.wait_for(timeout=60_000)
+    if problem.count():
+        pytest.fail(f"dashboard: {problem.first.inner_text()}")
+    assert results.count() == 2  # the blank line is no question
+    answered, refused = results.nth(0), results.nth(1)
+    assert answered.get_attribute("data-answerable") == "true"
+    assert "RabbitMQ" in answered.locator(".a").inner_text()
+    assert answered.locator(".sources li").count() >= 1
+    assert answered.locator(".why li").first.inner_text().startswith("Answered")
+    assert refused.get_attribute("data-answerable") == "false"
+    assert refused.locator(".sources li").count() == 0
+    assert "rust" in refused.locator(".why").inner_text()
+    shot(page, "dashboard-test-your-bot")
+    # The Korean UI labels the tab and the verdicts in Korean.
+    page.goto(f"{system.url}/dashboard?lang=ko")
+    page.locator("#tabs [data-panel='test']").click()
+    assert page.locator("#tabs [data-panel='test']").inner_text() == "봇 테스트"
+    page.locator("#test-questions").fill("쿠버네티스를 운영해 본 경험이 있나요?")
+    page.locator("#test-form button[type=submit]").click()
+    result = page.locator("#test-results li.test-result").first
+    result.wait_for(timeout=60_000)
+    assert result.locator(".badge").inner_text() in ("답변함", "답변 안 함")
+    assert result.locator(".why li").first.inner_text().startswith(("답변함", "답변하지 않음"))

@@ -432,7 +432,7 @@ function testResult(r) {
     h("p", { class: "q" }, h("span", { class: "badge", dataset: { status: r.answerable ? "ready" : "failed" }, text: t[`test_${state}`] }), " ", r.question),
     h("p", { class: "a" }, r.answer),
     r.citations.length
-      ? h("div", {}, h("h3", { class: "small" }, t.test_sources), h("ol", { class: "sources small" }, ...r.citations.map((c) => h("li", {}, h("strong", {}, c.title + (c.section ? ` · ${c.section}` : "")), ": ", c.snippet))))
+      ? h("div", {}, h("h3", { class: "small" }, t.test_sources), h("ol", { class: "sources small" }, ...r.citations.map((c) => h("li", {}, h("strong", {}, c.section || c.title), ": ", c.snippet))))
       : null,
     h("div", {}, h("h3", { class: "small" }, t.test_why), h("ul", { class: "why small muted" }, ...r.why.map((w) => h("li", {}, w)))),
   );
