@@ -42,19 +42,20 @@ import argparse
 import asyncio
 import csv
 import json
+import math
 import re
 import secrets
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
 
 import yaml
 
-from shared.chat.decision import FEATURES, MODELS, Model, fit
+from shared.chat.decision import FEATURES, MODELS, Model
 from shared.documents.sentences import language as text_language
 from shared.embeddings import EmbeddingProvider, Task
 
@@ -254,6 +255,44 @@ def summarize(outcomes: Sequence[Outcome]) -> dict[str, Any]:
         report["visible_same"] = block(same)["visible"]
         report["visible_cross"] = block(cross)["visible"]
     return report
+
+
+def fit(
+    rows: Sequence[Mapping[str, float]],
+    labels: Sequence[bool],
+    *,
+    l2: float = 0.05,
+    steps: int = 4000,
+    rate: float = 0.5,
+) -> Model:
+    """Logistic regression (full-batch gradient descent, L2 on the weights, classes
+    balanced so that the few unanswerable questions count as much as the many
+    answerable ones). Pure Python: it runs in `task eval`, never in a function."""
+    n = len(rows)
+    if n == 0:
+        raise ValueError("nothing to fit")
+    positives = sum(labels)
+    negatives = n - positives
+    weight_of = {
+        True: n / (2 * positives) if positives else 0.0,
+        False: n / (2 * negatives) if negatives else 0.0,
+    }
+    w = dict.fromkeys(FEATURES, 0.0)
+    b = 0.0
+    for _ in range(steps):
+        gw = dict.fromkeys(FEATURES, 0.0)
+        gb = 0.0
+        for x, y in zip(rows, labels, strict=True):
+            z = b + sum(w[f] * x[f] for f in FEATURES)
+            p = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+            err = (p - (1.0 if y else 0.0)) * weight_of[y]
+            gb += err
+            for f in FEATURES:
+                gw[f] += err * x[f]
+        b -= rate * gb / n
+        for f in FEATURES:
+            w[f] -= rate * (gw[f] / n + l2 * w[f])
+    return Model(bias=round(b, 3), weights={f: round(v, 3) for f, v in w.items()})
 
 
 def apply(outcomes: Sequence[Outcome], model: Model) -> list[Outcome]:

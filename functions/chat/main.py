@@ -161,7 +161,7 @@ async def feedback(request: Request) -> Response:
 async def test_bot(request: Request) -> Response:
     """The owner's "test your bot": questions in, what visitors would get out."""
     principal = authenticate(request)
-    body = await json_body(request, limit=64 * 1024)
+    body = await json_body(request, limit=256 * 1024)  # 20 questions of 2,000 characters
     result = await (await chat_service()).test(principal, request.path_params["bot"], body)
     return JSONResponse(result, headers=NO_STORE)
 

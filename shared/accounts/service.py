@@ -20,6 +20,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
 
+from shared import ratelimit
 from shared.accounts.passwords import Passwords, check_password
 from shared.accounts.principal import Principal
 from shared.accounts.tokens import InvalidToken, IssuedToken, TokenIssuer, token_hash
@@ -29,8 +30,6 @@ from shared.errors import (
     Forbidden,
     NotFound,
     ProtostarError,
-    ServiceUnavailable,
-    TooManyRequests,
 )
 from shared.events import outbox
 
@@ -195,21 +194,7 @@ class AccountService:
         return Session(user, access, refresh)
 
     async def _limit(self, key: str, limit: int, window: int, message: str) -> None:
-        if self.redis is None:
-            return
-        try:
-            # SET NX EX then INCR in one MULTI: the window starts at the first hit. (Not
-            # EXPIRE ... NX, which needs Redis 7; the embedded server is 6.2.)
-            pipe = self.redis.pipeline()
-            pipe.set(key, 0, ex=window, nx=True)
-            pipe.incr(key)
-            _, count = await pipe.execute()
-        except Exception as exc:
-            raise ServiceUnavailable("rate limiting is unavailable; try again shortly") from exc
-        if int(count) > limit:
-            raise TooManyRequests(
-                message, code="rate_limited", headers={"Retry-After": str(window)}
-            )
+        await ratelimit.hit(self.redis, key, limit, window, message)
 
     async def user_by_id(self, conn: AsyncConnection, user_id: str, *, lock: bool = False) -> User:
         cur = conn.cursor(row_factory=dict_row)

@@ -10,7 +10,7 @@ best passage, and whether question and passage are in different languages (then
 unmatched question words are expected, not a sign of absence).
 
 A logistic model turns the evidence into a probability. Its weights are fitted by
-``task eval -- --calibrate``: cross-validated by corpus (fitted on all evaluation
+``task eval -- --calibrate`` (bench/eval.py): cross-validated by corpus (fitted on all evaluation
 corpora but one, scored on the one left out, for each in turn), then fitted on all of
 them; the held-out corpus is never used. The figures are in the README.
 """
@@ -18,7 +18,7 @@ them; the held-out corpus is never used. The figures are in the README.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from shared.chat.retrieval import Retrieval
@@ -41,6 +41,10 @@ class Model:
     bias: float
     weights: Mapping[str, float]
     threshold: float = 0.5
+    # An uncalibrated space's rule instead of the probability: answer when the best
+    # passage matches this share of the question's weight OR the best cosine reaches
+    # that similarity (coverage, similarity).
+    floors: tuple[float, float] | None = None
 
     def probability(self, features: Mapping[str, float]) -> float:
         z = self.bias + sum(self.weights.get(name, 0.0) * features[name] for name in FEATURES)
@@ -70,8 +74,8 @@ OFFLINE_MODEL = Model(
 MODELS: dict[str, Model] = {"local:all-MiniLM-L6-v2": OFFLINE_MODEL}
 # Other embedding spaces (Gemini) have not been measured here (no network): answer when
 # one passage matches half the question's weight or the best cosine reaches 0.6, as
-# before the calibrated model; tune with `task eval -- --calibrate` and a key.
-FALLBACK_MODEL = Model(bias=-5.0, weights={"coverage": 10.0, "similarity": 8.33})
+# before the calibrated model; calibrate with `task eval -- --calibrate` and a key.
+FALLBACK_MODEL = Model(bias=-5.0, weights={"coverage": 10.0, "similarity": 8.33}, floors=(0.5, 0.6))
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,48 +178,13 @@ def decide(
     if not retrieval.hits:
         return Decision(False, 0.0, found)
     p = model.probability(found.features())
+    if model.floors is not None:
+        min_coverage, min_similarity = model.floors
+        ok = found.coverage >= min_coverage or (
+            found.similarity is not None and found.similarity >= min_similarity
+        )
+        return Decision(ok, p, found)
     return Decision(p >= model.threshold, p, found)
-
-
-# ------------------------------------------------------------------ calibration
-
-
-def fit(
-    rows: Sequence[Mapping[str, float]],
-    labels: Sequence[bool],
-    *,
-    l2: float = 0.05,
-    steps: int = 4000,
-    rate: float = 0.5,
-) -> Model:
-    """Logistic regression (full-batch gradient descent, L2 on the weights, classes
-    balanced so that the few unanswerable questions count as much as the many
-    answerable ones). Pure Python: it runs in `task eval`, never in a function."""
-    n = len(rows)
-    if n == 0:
-        raise ValueError("nothing to fit")
-    positives = sum(labels)
-    negatives = n - positives
-    weight_of = {
-        True: n / (2 * positives) if positives else 0.0,
-        False: n / (2 * negatives) if negatives else 0.0,
-    }
-    w = dict.fromkeys(FEATURES, 0.0)
-    b = 0.0
-    for _ in range(steps):
-        gw = dict.fromkeys(FEATURES, 0.0)
-        gb = 0.0
-        for x, y in zip(rows, labels, strict=True):
-            z = b + sum(w[f] * x[f] for f in FEATURES)
-            p = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
-            err = (p - (1.0 if y else 0.0)) * weight_of[y]
-            gb += err
-            for f in FEATURES:
-                gw[f] += err * x[f]
-        b -= rate * gb / n
-        for f in FEATURES:
-            w[f] -= rate * (gw[f] / n + l2 * w[f])
-    return Model(bias=round(b, 3), weights={f: round(v, 3) for f, v in w.items()})
 
 
 _WHY = {

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -423,31 +422,6 @@ def fuse(vector: list[Hit], lexical: list[Hit], cfg: RetrievalConfig) -> list[Hi
             scores[cid] = cfg.weight * sim + (1 - cfg.weight) * lex
     ranked = sorted(merged.values(), key=lambda h: (-scores[h.chunk_id], h.chunk_id))
     return [replace(h, score=scores[h.chunk_id]) for h in ranked[: cfg.k]]
-
-
-def answerable(
-    retrieval: Retrieval,
-    *,
-    min_similarity: float,
-    min_coverage: float,
-    vector_languages: frozenset[str],
-    language: str,
-) -> bool:
-    """Whether the evidence is strong enough to answer at all (else: refuse, no LLM).
-
-    The lexical evidence counts for every language; the vector similarity only for the
-    languages the embedding model understands (the offline model: English only).
-    """
-    if not retrieval.hits:
-        return False
-    if retrieval.coverage >= min_coverage:
-        return True
-    return (
-        language in vector_languages
-        and retrieval.similarity is not None
-        and not math.isnan(retrieval.similarity)
-        and retrieval.similarity >= min_similarity
-    )
 
 
 def merge(first: Retrieval, second: Retrieval, k: int) -> Retrieval:

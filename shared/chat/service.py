@@ -30,6 +30,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
 
+from shared import ratelimit
 from shared.accounts.principal import Principal
 from shared.accounts.quotas import Consumption, Quota, QuotaExceeded, Quotas
 from shared.bots import validation
@@ -50,6 +51,7 @@ MAX_QUESTION_CHARS = 2000
 MAX_COMMENT_CHARS = 1000
 SNIPPET_CHARS = 280
 MAX_TEST_QUESTIONS = 20  # per request of the owner's "test your bot"
+TEST_REQUESTS_PER_HOUR = 30  # per owner
 TRANSLATION_TTL = 30 * 86400  # seconds a question's translation stays in Redis
 HISTORY_TURNS = 3
 REFUSAL = {
@@ -152,9 +154,13 @@ class Answer:
         # A model that finds no answer in the passages says NOT_COVERED: held back until
         # the text can no longer be that, then the visitor gets the refusal instead.
         held: str | None = ""
+        refused = False
         async for piece in self.generator.stream(self.request):
             if held is not None:
                 held += piece
+                if _bare(held).startswith(NOT_COVERED):
+                    refused = True  # whatever the model adds after it
+                    break
                 if _may_be_not_covered(held):
                     continue
                 piece, held = held, None
@@ -162,9 +168,9 @@ class Answer:
             if clean:
                 self.text.append(clean)
                 yield clean
-        if held is not None and _bare(held) == NOT_COVERED:
+        if refused:
             # The model found no answer in the passages: a refusal, with no sources.
-            log.info("the model found no answer in the passages")
+            log.info("the model found no answer in the passages", extra={"bot_id": self.bot.id})
             self.answerable = False
             text = REFUSAL[self.question_language]
             self.text[:] = [text]
@@ -432,7 +438,7 @@ class ChatService:
         """Retrieve, decide and build the generation request: the part of answering
         that every path shares (the ask, the owner's test of a bot, `task eval`)."""
         retrieval = await self.retriever.retrieve(bot.id, standalone)
-        asked_in = text_language(standalone)
+        asked_in = evidence_in = text_language(standalone)
         if self.translate and any(
             h.language != asked_in for h in [*retrieval.lexical, *retrieval.vector]
         ):
@@ -441,10 +447,10 @@ class ChatService:
             translated = await self._translated(standalone)
             if translated:
                 other = await self.retriever.retrieve(bot.id, translated)
+                if other.coverage > retrieval.coverage:  # its evidence is the merge's
+                    evidence_in = text_language(translated)
                 retrieval = merge(retrieval, other, self.retriever.config.k)
-        decision = decide(
-            retrieval, text_language(standalone), self._vector_languages(), self.decision_model()
-        )
+        decision = decide(retrieval, evidence_in, self._vector_languages(), self.decision_model())
         passages = [_passage(i, hit) for i, hit in enumerate(retrieval.hits, start=1)]
         request = GenerationRequest(
             question=question,
@@ -533,6 +539,14 @@ class ChatService:
             raise NotFound(f"you have no bot {slug!r}", code="bot_not_found") from None
         if bot.owner_id != principal.subject:
             raise NotFound(f"you have no bot {slug!r}", code="bot_not_found")
+        # Each question may cost model calls: a budget per owner.
+        await ratelimit.hit(
+            self.redis,
+            f"protostar:ratelimit:test:{principal.subject}",
+            TEST_REQUESTS_PER_HOUR,
+            3600,
+            f"at most {TEST_REQUESTS_PER_HOUR} tests an hour; try again later",
+        )
         threshold = self.decision_model().threshold
         results = []
         for question in parsed:

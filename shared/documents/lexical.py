@@ -121,9 +121,15 @@ def loanword_keys(text: str) -> list[tuple[str, str, str]]:
 
 def _morphemes(text: str) -> list[_Morpheme]:
     """Morphemes in order of their start (stable: kiwipiepy's order among equals)."""
+    return list(_analysed(text))
+
+
+@functools.lru_cache(maxsize=256)
+def _analysed(text: str) -> tuple[_Morpheme, ...]:
+    # Cached: terms() and loanword_keys() read the same text (a question, a chunk).
     found = [_Morpheme(t.form, t.tag, t.start, t.start + t.len) for t in kiwi().tokenize(text)]
     found.sort(key=lambda m: m.start)
-    return found
+    return tuple(found)
 
 
 def _token_terms(match: re.Match[str], morphemes: list[_Morpheme], starts: list[int]) -> list[str]:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from shared.chat.decision import FEATURES, OFFLINE_MODEL, Model, decide, fit
+from dataclasses import replace
+
+from bench.eval import fit
+from shared.chat.decision import FALLBACK_MODEL, FEATURES, OFFLINE_MODEL, Model, decide
 from shared.chat.retrieval import Hit, Retrieval, name_concepts, question_terms
 from shared.chat.service import shown_passages
 
@@ -67,3 +70,13 @@ def test_fit_learns_a_separable_rule() -> None:
     assert isinstance(model, Model)
     assert model.weights["coverage"] > 0
     assert model.probability(rows[0]) < 0.5 < model.probability(rows[3])
+
+
+def test_the_uncalibrated_fallback_keeps_its_either_or_floors() -> None:
+    weak = _retrieval([_hit(1, 1.0, {0})], (1.0, 9.0), (True, True))  # coverage 0.1
+    weak = replace(weak, similarity=0.55, vector=[_hit(1, 1.0, set())])
+    assert not decide(weak, "en", frozenset({"en"}), FALLBACK_MODEL).answerable
+    strong = replace(weak, similarity=0.65)
+    assert decide(strong, "en", frozenset({"en"}), FALLBACK_MODEL).answerable
+    covered = replace(weak, coverage=0.5, similarity=None, vector=[])
+    assert decide(covered, "en", frozenset({"en"}), FALLBACK_MODEL).answerable

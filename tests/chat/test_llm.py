@@ -464,6 +464,17 @@ async def test_a_model_that_finds_no_answer_ends_as_a_refusal(
     assert row[0]["answerable"] is False
 
 
+async def test_not_covered_with_words_after_it_is_still_a_refusal(
+    gateway: Gateway, demo: dict[str, Any], llm_server: tuple[FakeLLM, str], fake: FakeLLM
+) -> None:
+    fake.pieces = ["**NOT_COVERED**", "\n\nThe documents do not say."]
+    async with answering_with(gateway, openai(llm_server[1])) as client:
+        events = await ask_sse(client, demo["bot"], demo["token"], QUESTION)
+    text = "".join(d["text"] for e, d in events if e == "token")
+    assert text == REFUSAL["en"]
+    assert events[-1][1]["answerable"] is False
+
+
 async def test_an_answer_that_only_starts_like_not_covered_is_kept(
     gateway: Gateway, demo: dict[str, Any], llm_server: tuple[FakeLLM, str], fake: FakeLLM
 ) -> None:

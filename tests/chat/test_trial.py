@@ -80,3 +80,21 @@ async def test_bad_test_requests_are_400(client: httpx.AsyncClient, demo: dict[s
         response = await client.post(url, headers=bearer(demo["token"]), json=body)
         assert response.status_code == 400, (body, response.text)
         assert response.json()["error"]["code"] == code, body
+
+
+async def test_tests_are_limited_per_owner(
+    gateway: Gateway, client: httpx.AsyncClient, chat_env: dict[str, str]
+) -> None:
+    """Each tested question may cost model calls: 30 test requests an hour per owner."""
+    from shared.chat.service import TEST_REQUESTS_PER_HOUR
+
+    owner = await new_owner(gateway, chat_env)
+    url = f"/api/bots/{owner['bot']}/test"
+    body = {"questions": ["Why RabbitMQ?"]}
+    for _ in range(TEST_REQUESTS_PER_HOUR):
+        response = await client.post(url, headers=owner["headers"], json=body)
+        assert response.status_code == 200, response.text
+    response = await client.post(url, headers=owner["headers"], json=body)
+    assert response.status_code == 429
+    assert response.json()["error"]["code"] == "rate_limited"
+    assert int(response.headers["retry-after"]) > 0
