@@ -43,11 +43,26 @@ def entries() -> tuple[Entry, ...]:
     )
 
 
+@functools.cache
+def _index() -> dict[str, tuple[int, ...]]:
+    """term -> the entries one of whose sides holds it (so a question looks at the few
+    entries its terms can complete, not at all of them)."""
+    index: dict[str, list[int]] = {}
+    for i, (en, ko, word) in enumerate(entries()):
+        for term in {*en, *ko, word}:
+            index.setdefault(term, []).append(i)
+    return {term: tuple(ids) for term, ids in index.items()}
+
+
 def translations(terms: set[str]) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
     """(source terms, their translation) for every entry one side of which the query
     holds: all of its terms, or (Korean) the word itself."""
+    index = _index()
+    table = entries()
+    candidates = sorted({i for term in terms for i in index.get(term, ())})
     out = []
-    for en, ko, word in entries():
+    for i in candidates:
+        en, ko, word = table[i]
         if set(en) <= terms:
             out.append((en, ko))
         morphemes = {t for t in ko if t != word} or {word}

@@ -28,7 +28,8 @@ from typing import Literal
 from psycopg import AsyncConnection, sql
 from psycopg_pool import AsyncConnectionPool
 
-from shared.documents.lexical import loanword_keys, query_terms
+from shared.documents.lexical import latin_terms, loanword_keys, query_terms
+from shared.documents.sentences import has_hangul
 from shared.embeddings import EmbeddingProvider
 
 log = logging.getLogger("protostar.retrieval")
@@ -201,13 +202,13 @@ def name_concepts(question: str, terms: list[str], concepts: list[int]) -> froze
     capital or a digit past the first word. Names keep their spelling across languages
     (or their loanword key does), so a name the bot never uses is strong evidence."""
     concept_of = dict(zip(terms, concepts, strict=True))
-    korean = any("\uac00" <= ch <= "\ud7a3" for ch in question)
+    korean = has_hangul(question)
     found: set[int] = set()
     for i, match in enumerate(_NAME.finditer(question)):
         word = match.group()
         if not korean and (i == 0 or word.islower()) and not any(c.isdigit() for c in word):
             continue
-        for term in query_terms(word):
+        for term in latin_terms(word):
             if term in concept_of:
                 found.add(concept_of[term])
     return frozenset(found)

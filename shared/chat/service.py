@@ -35,7 +35,7 @@ from shared.accounts.principal import Principal
 from shared.accounts.quotas import Consumption, Quota, QuotaExceeded, Quotas
 from shared.bots import validation
 from shared.chat.decision import FALLBACK_MODEL, MODELS, Decision, Model, decide, explain
-from shared.chat.extractive import candidates, focus, select
+from shared.chat.extractive import Candidate, candidates, focus, select
 from shared.chat.generation import NOT_COVERED, GenerationRequest, Generator, Passage, Turn
 from shared.chat.output import OutputFilter
 from shared.chat.retrieval import Hit, Retrieval, Retriever, merge
@@ -52,6 +52,7 @@ MAX_COMMENT_CHARS = 1000
 SNIPPET_CHARS = 280
 MAX_TEST_QUESTIONS = 20  # per request of the owner's "test your bot"
 TEST_REQUESTS_PER_HOUR = 30  # per owner
+MAX_RANKED = 200  # sentences ranked for the sources' snippets
 TRANSLATION_TTL = 30 * 86400  # seconds a question's translation stays in Redis
 HISTORY_TURNS = 3
 REFUSAL = {
@@ -220,15 +221,19 @@ class Answer:
             return []
         passages = self.request.passages
         quoted = "".join(self.text)
+        # One ranking of every sentence of the passages (the answerer's scoring), from
+        # which each source takes its best sentence.
+        ranked = select(self.request, candidates(passages), limit=MAX_RANKED, by_score=True)
         out = []
         for n in self.shown:
             p = passages[n - 1]
+            own = [c for c in ranked if c.passage.number == n]
             out.append(
                 {
                     "document_id": p.document_id,
                     "title": p.title,
                     "section": p.section,
-                    "snippet": snippet(self.request, p, quoted),
+                    "snippet": snippet(self.request, p, quoted, own),
                 }
             )
         return out
@@ -255,18 +260,30 @@ def _bare(text: str) -> str:
     return text.strip().strip("*_`\"'.").upper()
 
 
-def snippet(request: GenerationRequest, passage: Passage, quoted: str = "") -> str:
+def snippet(
+    request: GenerationRequest,
+    passage: Passage,
+    quoted: str = "",
+    ranked: list[Candidate] | None = None,
+) -> str:
     """The passage's sentence that best matches the question and that the answer does
     not already quote (so a source adds evidence instead of repeating it), with the
-    sentence after it when both fit; the passage's opening when nothing matches."""
+    sentence after it when both fit; the passage's opening when nothing matches.
+    ``ranked``: the passage's sentences best first, when already scored."""
     pool = candidates([passage])
-    ranked = select(request, pool, limit=len(pool), by_score=True)
+    if ranked is None:
+        ranked = select(request, pool, limit=len(pool), by_score=True)
     if not ranked:
         text = " ".join(passage.text.split())
     else:
-        fresh = [c for c in ranked if focus(c, request.terms, SNIPPET_CHARS) not in quoted]
-        best = (fresh or ranked)[0]
-        text = focus(best, request.terms, SNIPPET_CHARS)
+        best, text = ranked[0], ""
+        for cand in ranked:  # the first the answer does not quote (most often the first)
+            shown = focus(cand, request.terms, SNIPPET_CHARS)
+            if not text:
+                text = shown
+            if shown not in quoted:
+                best, text = cand, shown
+                break
         after = [c for c in pool if c.order == best.order + 1]
         if after and len(text) + 1 + len(after[0].text) <= SNIPPET_CHARS:
             text = f"{text} {after[0].text}"

@@ -165,6 +165,11 @@ def _strip_trailing(token: str, start: int, morphemes: list[_Morpheme], starts: 
     return token[: max(kept_end - start, 1)]
 
 
+def latin_terms(token: str) -> list[str]:
+    """The terms of one token without Hangul (as :func:`terms` makes them)."""
+    return _latin_terms(token)
+
+
 def _latin_terms(token: str) -> list[str]:
     """Terms of a token without Hangul: a word, a number, or a mixed token."""
     lowered = token.lower()

@@ -99,7 +99,7 @@ def _finish(classes: list[str], first_vowel: str) -> str | None:
     return key
 
 
-@functools.lru_cache(maxsize=1 << 14)
+@functools.lru_cache(maxsize=1 << 16)
 def hangul_key(word: str) -> str | None:
     """The phonetic key of a Hangul word, or None (too short, or not borrowed-looking)."""
     if len(word) < 2 or len(word) > MAX_WORD_CHARS or not all(map(is_hangul_syllable, word)):
@@ -177,7 +177,7 @@ def _latin_classes(word: str) -> tuple[list[str], str]:
     return classes, first_vowel
 
 
-@functools.lru_cache(maxsize=1 << 14)
+@functools.lru_cache(maxsize=1 << 16)
 def latin_keys(word: str) -> tuple[str, ...]:
     """The phonetic keys of an English word (lower case letters): as written and, for a
     plural, singular (Korean writes microservices as 마이크로서비스)."""
