@@ -76,7 +76,8 @@ def decision_model(settings: Settings, model: str) -> Model:
     base = MODELS.get(model, FALLBACK_MODEL)
     if settings.answer_min_confidence is None:
         return base
-    return replace(base, threshold=settings.answer_min_confidence)
+    # A threshold set by hand replaces the uncalibrated fallback's floors too.
+    return replace(base, threshold=settings.answer_min_confidence, floors=None)
 
 
 async def chat_service() -> ChatService:
