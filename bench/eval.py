@@ -7,7 +7,8 @@ documents ingested through the real upload and embed steps into a throw-away emb
 PostgreSQL (the packaged all-MiniLM-L6-v2 in this process). Printed per corpus and per
 language pair (question → evidence: ko→ko, en→ko, ko→en, en→en):
 
-- retrieval hit@1 / hit@5: a retrieved passage holds one of the evidence strings;
+- retrieval hit@1 / hit@5 / hit@k (k: the passages the answerer gets, RETRIEVAL_K): a
+  retrieved passage holds one of the evidence strings;
 - visible: the visitor sees the evidence, in the answer text or a source's snippet
   (a refused question sees nothing);
 - false refusals: answerable questions refused; refusal recall and precision: the
@@ -230,7 +231,8 @@ def summarize(outcomes: Sequence[Outcome]) -> dict[str, Any]:
         out: dict[str, Any] = {"questions": len(items), "answerable": len(ans)}
         if ans:
             out["hit1"] = round(sum(o.rank == 1 for o in ans) / len(ans), 3)
-            out["hit5"] = round(sum(o.rank is not None for o in ans) / len(ans), 3)
+            out["hit5"] = round(sum(o.rank is not None and o.rank <= 5 for o in ans) / len(ans), 3)
+            out["hitk"] = round(sum(o.rank is not None for o in ans) / len(ans), 3)
             out["visible"] = round(sum(o.visible and not o.refused for o in ans) / len(ans), 3)
             out["false_refusals"] = round(sum(o.refused for o in ans) / len(ans), 3)
         out["unanswerable"] = len(una)
@@ -481,9 +483,9 @@ async def run(sets: Sequence[EvalSet]) -> tuple[list[Outcome], str]:
 
 # ------------------------------------------------------------------ printing
 
-_HEADS = ("questions", "hit1", "hit5", "visible", "false_refusals", "refusal_recall",
+_HEADS = ("questions", "hit1", "hit5", "hitk", "visible", "false_refusals", "refusal_recall",
           "refusal_precision")  # fmt: skip
-_SHORT = ("n", "hit@1", "hit@5", "visible", "false ref", "refuse R", "refuse P")
+_SHORT = ("n", "hit@1", "hit@5", "hit@k", "visible", "false ref", "refuse R", "refuse P")
 
 
 def table(title: str, rows: dict[str, dict[str, Any]]) -> str:

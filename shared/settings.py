@@ -185,7 +185,7 @@ class Settings(BaseSettings):
         "documents' other language (ko <-> en; one call per question, cached in Redis)",
     )
     retrieval_fusion: Literal["rrf", "weighted"] = "weighted"
-    retrieval_k: int = Field(5, ge=1, le=20, description="Passages given to the answerer")
+    retrieval_k: int = Field(8, ge=1, le=20, description="Passages given to the answerer")
     llm_timeout: float = Field(30.0, gt=0, le=300, description="Seconds per LLM request")
 
     # Accounts and quotas -----------------------------------------------------------

@@ -183,7 +183,7 @@ class Retrieval:
 
 @dataclass(frozen=True, slots=True)
 class RetrievalConfig:
-    k: int = 5
+    k: int = 8  # as the RETRIEVAL_K default
     candidates: int = 20
     # Measured with `task eval` on the evaluation set: the weighted fusion with the
     # vector leg at 0.3 beat reciprocal-rank fusion (hit@5 0.77 vs 0.64, MRR 0.67 vs

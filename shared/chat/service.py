@@ -136,7 +136,8 @@ class Answer:
 
     def __post_init__(self) -> None:
         if not self.shown:
-            self.shown = shown_passages(self.retrieval.hits)
+            quotable = {p.number for p in self.request.passages if candidates([p])}
+            self.shown = [n for n in shown_passages(self.retrieval.hits) if n in quotable]
 
     @property
     def provider(self) -> str:
@@ -228,12 +229,14 @@ class Answer:
         for n in self.shown:
             p = passages[n - 1]
             own = [c for c in ranked if c.passage.number == n]
+            # (A cited passage with nothing quotable keeps its place, [n], by its title.)
+            text = snippet(self.request, p, quoted, own) or p.title
             out.append(
                 {
                     "document_id": p.document_id,
                     "title": p.title,
                     "section": p.section,
-                    "snippet": snippet(self.request, p, quoted, own),
+                    "snippet": text,
                 }
             )
         return out
@@ -274,19 +277,22 @@ def snippet(
     if ranked is None:
         ranked = select(request, pool, limit=len(pool), by_score=True)
     if not ranked:
-        text = " ".join(passage.text.split())
-    else:
-        best, text = ranked[0], ""
-        for cand in ranked:  # the first the answer does not quote (most often the first)
-            shown = focus(cand, request.terms, SNIPPET_CHARS)
-            if not text:
-                text = shown
-            if shown not in quoted:
-                best, text = cand, shown
-                break
-        after = [c for c in pool if c.order == best.order + 1]
-        if after and len(text) + 1 + len(after[0].text) <= SNIPPET_CHARS:
-            text = f"{text} {after[0].text}"
+        # Nothing matches the question: the passage's first quotable sentence (never its
+        # raw text: sentences that read as instructions to a model are not quotable).
+        ranked = pool[:1]
+    if not ranked:
+        return ""
+    best, text = ranked[0], ""
+    for cand in ranked:  # the first the answer does not quote (most often the first)
+        shown = focus(cand, request.terms, SNIPPET_CHARS)
+        if not text:
+            text = shown
+        if shown not in quoted:
+            best, text = cand, shown
+            break
+    after = [c for c in pool if c.order == best.order + 1]
+    if after and len(text) + 1 + len(after[0].text) <= SNIPPET_CHARS:
+        text = f"{text} {after[0].text}"
     return text if len(text) <= SNIPPET_CHARS else text[: SNIPPET_CHARS - 1].rstrip() + "…"
 
 
