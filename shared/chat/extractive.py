@@ -54,6 +54,11 @@ def candidates(passages: Sequence[Passage]) -> list[Candidate]:
     return out
 
 
+def quotable(passage: Passage) -> bool:
+    """Whether the passage has a sentence the answerer may quote."""
+    return bool(_sentences(passage.text, passage.title, passage.section))
+
+
 @functools.lru_cache(maxsize=4096)
 def _sentences(text: str, title: str, section: str) -> tuple[tuple[str, str], ...]:
     """The quotable sentences of one chunk with their language. Cached: the same chunks
@@ -108,10 +113,12 @@ def select(
     # cheaper than analysing every sentence; short terms must stand as a word. Loanword
     # keys need the sentence's own keys (cached per sentence).
     matched: dict[int, frozenset[int]] = {}
+    wanted = frozenset(plain)
+    latin_keys = any(k.startswith(LATIN_MARK) for k in keys)
     for cand in pool:
-        found = _matches(cand.lower, plain)
-        if keys and (has_hangul(cand.text) or any(k.startswith(LATIN_MARK) for k in keys)):
-            found |= keys & _sentence_keys(cand.text)
+        found = _found(cand.lower, wanted)
+        if keys and (latin_keys or has_hangul(cand.text)):
+            found = found | (keys & _sentence_keys(cand.text))
         matched[id(cand)] = frozenset(concept_of[t] for t in found)
     df: dict[int, int] = {}
     for found_concepts in matched.values():
@@ -151,6 +158,13 @@ def select(
     if not by_score:
         chosen.sort(key=lambda c: (c.rank, c.order))
     return chosen
+
+
+@functools.lru_cache(maxsize=8192)
+def _found(lower: str, wanted: frozenset[str]) -> frozenset[str]:
+    """:func:`_matches`, cached: the answer and its sources score the same sentences
+    for the same question."""
+    return frozenset(_matches(lower, set(wanted)))
 
 
 def _matches(lower: str, wanted: set[str]) -> set[str]:

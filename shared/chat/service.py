@@ -35,7 +35,7 @@ from shared.accounts.principal import Principal
 from shared.accounts.quotas import Consumption, Quota, QuotaExceeded, Quotas
 from shared.bots import validation
 from shared.chat.decision import FALLBACK_MODEL, MODELS, Decision, Model, decide, explain
-from shared.chat.extractive import Candidate, candidates, focus, select
+from shared.chat.extractive import Candidate, candidates, focus, quotable, select
 from shared.chat.generation import NOT_COVERED, GenerationRequest, Generator, Passage, Turn
 from shared.chat.output import OutputFilter
 from shared.chat.retrieval import Hit, Retrieval, Retriever, merge
@@ -136,8 +136,8 @@ class Answer:
 
     def __post_init__(self) -> None:
         if not self.shown:
-            quotable = {p.number for p in self.request.passages if candidates([p])}
-            self.shown = [n for n in shown_passages(self.retrieval.hits) if n in quotable]
+            can_quote = {p.number for p in self.request.passages if quotable(p)}
+            self.shown = [n for n in shown_passages(self.retrieval.hits) if n in can_quote]
 
     @property
     def provider(self) -> str:
@@ -224,13 +224,15 @@ class Answer:
         quoted = "".join(self.text)
         # One ranking of every sentence of the passages (the answerer's scoring), from
         # which each source takes its best sentence.
-        ranked = select(self.request, candidates(passages), limit=MAX_RANKED, by_score=True)
+        pool = candidates(passages)
+        ranked = select(self.request, pool, limit=MAX_RANKED, by_score=True)
         out = []
         for n in self.shown:
             p = passages[n - 1]
             own = [c for c in ranked if c.passage.number == n]
+            sentences = [c for c in pool if c.passage.number == n]
             # (A cited passage with nothing quotable keeps its place, [n], by its title.)
-            text = snippet(self.request, p, quoted, own) or p.title
+            text = snippet(self.request, p, quoted, own, sentences) or p.title
             out.append(
                 {
                     "document_id": p.document_id,
@@ -268,12 +270,15 @@ def snippet(
     passage: Passage,
     quoted: str = "",
     ranked: list[Candidate] | None = None,
+    pool: list[Candidate] | None = None,
 ) -> str:
     """The passage's sentence that best matches the question and that the answer does
     not already quote (so a source adds evidence instead of repeating it), with the
     sentence after it when both fit; the passage's opening when nothing matches.
-    ``ranked``: the passage's sentences best first, when already scored."""
-    pool = candidates([passage])
+    ``ranked``: the passage's sentences best first, when already scored; ``pool``: all
+    of them, in order."""
+    if pool is None:
+        pool = candidates([passage])
     if ranked is None:
         ranked = select(request, pool, limit=len(pool), by_score=True)
     if not ranked:
