@@ -225,7 +225,7 @@ async def test_the_evaluation_set_floors(demo: dict[str, Any]) -> None:
     """The demo set through the ask path (ChatService.trial), as `task eval` runs it.
     Floors from the figures of the calibrated decision, cross-validated by corpus
     (README, "Evaluation"): the demo scored by a model fitted on the other corpora had
-    visible 0.72, false refusals 0.03, refusal recall 0.70, hit@5 0.79; these floors
+    visible 0.82, false refusals 0.03, refusal recall 0.70, hit@5 0.79; these floors
     leave some room for the test system's own ingest and no more."""
     from shared.chat.factory import chat_service
 
@@ -240,6 +240,6 @@ async def test_the_evaluation_set_floors(demo: dict[str, Any]) -> None:
     assert figures["answerable"] >= 60
     assert figures["unanswerable"] >= 20
     assert figures["hit5"] >= 0.75, figures
-    assert figures["visible"] >= 0.62, figures
-    assert figures["false_refusals"] <= 0.08, figures
+    assert figures["visible"] >= 0.75, figures
+    assert figures["false_refusals"] <= 0.06, figures
     assert figures["refusal_recall"] >= 0.60, figures
