@@ -352,12 +352,10 @@ class Harness:
     files: dict[str, str] = field(default_factory=dict)  # document id -> file name
 
     async def add_bot(self, slug: str, name: str, documents: dict[str, bytes]) -> None:
-        import psycopg
-
         from shared.accounts.principal import Principal
         from shared.content.embedding import process
         from shared.content.service import ContentService
-        from shared.events.outbox import _event_from_row
+        from shared.events import outbox
 
         async with self.pool.connection() as conn, conn.transaction():
             await conn.execute("SELECT set_config('app.user_id', %s, true)", (self.owner,))
@@ -369,19 +367,12 @@ class Harness:
         principal = Principal(subject=self.owner, role="protostar")
         for filename, data in documents.items():
             body, event_id = await content.upload(principal, slug, filename, data)
-            async with self.pool.connection() as conn:
-                cur = await conn.execute(
-                    "SELECT event_id, source, type, subject, data, traceparent, created_at "
-                    "FROM outbox WHERE event_id = %s",
-                    (event_id,),
-                )
-                row = await cur.fetchone()
-            assert row is not None
-            outcome = await process(self.pool, self.store, self.provider, _event_from_row(row))
+            event = await outbox.load(self.pool, event_id)
+            assert event is not None
+            outcome = await process(self.pool, self.store, self.provider, event)
             if outcome != "ready":
                 raise SystemExit(f"{filename}: {outcome}")
             self.files[str(body["id"])] = filename
-        del psycopg
 
     async def ask(self, eval_set: EvalSet, slug: str, question: Question) -> Outcome:
         return await ask(self.service, self.owner, slug, eval_set.name, question, self.files)

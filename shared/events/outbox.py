@@ -49,6 +49,21 @@ async def record(
     return event
 
 
+_COLUMNS = "event_id, source, type, subject, data, traceparent, created_at"
+
+
+async def load(pool: AsyncConnectionPool, event_id: str) -> CloudEvent | None:
+    """The outbox row of ``event_id`` as the CloudEvent the broker would deliver (for
+    running a consumer's step in place of the broker: `task eval`, tests)."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            f"SELECT {_COLUMNS} FROM outbox WHERE event_id = %s",  # noqa: S608 - a constant
+            (event_id,),
+        )
+        row = await cur.fetchone()
+    return _event_from_row(row) if row is not None else None
+
+
 def _event_from_row(row: Sequence[Any]) -> CloudEvent:
     event_id, source, type_, subject, data, traceparent, created_at = row
     attrs = {

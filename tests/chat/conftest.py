@@ -66,7 +66,7 @@ async def ingest(owner: dict[str, Any], files: dict[str, bytes]) -> list[str]:
     from shared.content.embedding import process
     from shared.content.service import ContentService
     from shared.embeddings.factory import provider_from_settings
-    from shared.events.outbox import _event_from_row
+    from shared.events import outbox
     from shared.resources import get_resources
 
     res = get_resources("tests")
@@ -78,15 +78,9 @@ async def ingest(owner: dict[str, Any], files: dict[str, bytes]) -> list[str]:
     try:
         for name, data in files.items():
             body, event_id = await service.upload(principal, owner["bot"], name, data)
-            async with pool.connection() as conn:
-                cur = await conn.execute(
-                    "SELECT event_id, source, type, subject, data, traceparent, created_at "
-                    "FROM outbox WHERE event_id = %s",
-                    (event_id,),
-                )
-                row = await cur.fetchone()
-            assert row is not None
-            outcome = await process(pool, res.object_store(), provider, _event_from_row(row))
+            event = await outbox.load(pool, event_id)
+            assert event is not None
+            outcome = await process(pool, res.object_store(), provider, event)
             assert outcome == "ready", (name, outcome)
             ids.append(body["id"])
     finally:
