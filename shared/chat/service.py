@@ -113,19 +113,13 @@ class BotRef:
 class Answer:
     bot: BotRef
     principal: Principal
-    question: str
-    standalone: str
-    language: str  # of the answer: the bot's setting, else the question's
-    question_language: str  # refusals speak the question's language
+    composed: Composed  # retrieval, decision and the generation request
     conversation_id: str | None
-    retrieval: Retrieval
-    decision: Decision
-    answerable: bool
     quota: Quota
     consumption: Consumption | None
     generator: Generator
-    request: GenerationRequest
     started: float
+    answerable: bool = field(init=False)  # the decision's, until the answer says otherwise
     text: list[str] = field(default_factory=list)
     message_id: str | None = None
     # Passage numbers in the order the visitor sees them: the passages above the
@@ -135,9 +129,40 @@ class Answer:
     _citations: list[dict[str, str]] | None = None
 
     def __post_init__(self) -> None:
+        self.answerable = self.composed.decision.answerable
         if not self.shown:
             can_quote = {p.number for p in self.request.passages if quotable(p)}
             self.shown = [n for n in shown_passages(self.retrieval.hits) if n in can_quote]
+
+    @property
+    def retrieval(self) -> Retrieval:
+        return self.composed.retrieval
+
+    @property
+    def decision(self) -> Decision:
+        return self.composed.decision
+
+    @property
+    def request(self) -> GenerationRequest:
+        return self.composed.request
+
+    @property
+    def question(self) -> str:
+        return self.request.question
+
+    @property
+    def standalone(self) -> str:
+        return self.request.standalone
+
+    @property
+    def language(self) -> str:
+        """Of the answer: the bot's setting, else the question's."""
+        return self.request.language
+
+    @property
+    def question_language(self) -> str:
+        """Refusals speak the question's language."""
+        return text_language(self.question)
 
     @property
     def provider(self) -> str:
@@ -438,21 +463,7 @@ class ChatService:
             await self.quotas.refund(consumption)
             raise
         return Answer(
-            bot=bot,
-            principal=principal,
-            question=question,
-            standalone=standalone,
-            language=language,
-            question_language=text_language(question),
-            conversation_id=conversation_id,
-            retrieval=composed.retrieval,
-            decision=composed.decision,
-            answerable=composed.decision.answerable,
-            quota=quota,
-            consumption=consumption,
-            generator=self.generator,
-            request=composed.request,
-            started=started,
+            bot, principal, composed, conversation_id, quota, consumption, self.generator, started
         )
 
     async def compose(
@@ -526,23 +537,9 @@ class ChatService:
         question, _ = parse_question({"question": question})
         language = question_language(question, bot.language)
         composed = await self.compose(bot, question, question, [], language)
-        return Answer(
-            bot=bot,
-            principal=principal,
-            question=question,
-            standalone=question,
-            language=language,
-            question_language=text_language(question),
-            conversation_id=None,
-            retrieval=composed.retrieval,
-            decision=composed.decision,
-            answerable=composed.decision.answerable,
-            quota=Quota(limit=None, remaining=None, reset_at=None, scope="unlimited"),
-            consumption=None,
-            generator=self.generator,
-            request=composed.request,
-            started=time.perf_counter(),
-        )
+        unlimited = Quota(limit=None, remaining=None, reset_at=None, scope="unlimited")
+        return Answer(bot, principal, composed, None, unlimited, None, self.generator,
+                      time.perf_counter())  # fmt: skip
 
     async def test(
         self, principal: Principal, slug: str, body: Mapping[str, Any]
