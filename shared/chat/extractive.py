@@ -3,8 +3,9 @@ cited, preferring the question's language. No network, no model.
 
 A sentence scores by the question terms it contains (each weighted by how rare it is
 among the candidate sentences), plus a little for its passage's rank and for being in
-the answer's language. Headings-only lines, very short fragments and sentences that
-read as instructions to a model are never quoted.
+the answer's language. Headings-only lines, code (a chunk's fenced lines, or a line
+that reads as code), very short fragments and sentences that read as instructions to
+a model are never quoted.
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
+from shared.chat import answertype
 from shared.chat.generation import (
     GenerationRequest,
     Generator,
     Passage,
     strip_instructions,
 )
+from shared.documents.chunking import FENCE
 from shared.documents.lexical import loanword_keys
 from shared.documents.loanwords import LATIN_MARK
 from shared.documents.sentences import has_hangul, split_sentences
@@ -30,6 +33,7 @@ MAX_SENTENCES = 3
 MIN_CHARS = 12
 MAX_SENTENCE_CHARS = 400  # a longer sentence is quoted around what the question asks
 MAX_RUN_CHARS = 4000
+ANSWER_TYPE = -1  # the pseudo-concept "holds the kind of value the question asks for"
 _BULLET = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)])\s+")
 _SPACE = re.compile(r"\s+")
 
@@ -67,7 +71,13 @@ def _sentences(text: str, title: str, section: str) -> tuple[tuple[str, str], ..
     # A chunk repeats its title and headings for context: they are not answers.
     headings = {_SPACE.sub(" ", h).strip() for h in section.split(" > ")}
     headings.add(_SPACE.sub(" ", title).strip())
+    in_code = False
     for line in strip_instructions(text).split("\n"):
+        if line.strip() == FENCE:  # a code block's lines are never quoted
+            in_code = not in_code
+            continue
+        if in_code:
+            continue
         line = _BULLET.sub("", line).strip()
         if not line or _SPACE.sub(" ", line) in headings:
             continue
@@ -120,6 +130,13 @@ def select(
         if keys and (latin_keys or has_hangul(cand.text)):
             found = found | (keys & _sentence_keys(cand.text))
         matched[id(cand)] = frozenset(concept_of[t] for t in found)
+    # The kind of value the question asks for (a number, a share, a time) counts as one
+    # more concept, found in the sentences that hold such a value.
+    kind = answertype.asked(request.standalone or request.question)
+    if kind is not None:
+        for cand in pool:
+            if answertype.holds(kind, cand.text):
+                matched[id(cand)] = matched[id(cand)] | {ANSWER_TYPE}
     df: dict[int, int] = {}
     for found_concepts in matched.values():
         for c in found_concepts:
@@ -130,8 +147,10 @@ def select(
     # how rare it is among these sentences.
     weights = request.weights
 
+    typical = sum(weights) / len(weights) if weights else 1.0
+
     def weight(c: int) -> float:
-        idf = weights[c] if c < len(weights) else 1.0
+        idf = typical if c == ANSWER_TYPE else weights[c] if c < len(weights) else 1.0
         return idf * math.log(1 + n / df[c])
 
     def score(cand: Candidate) -> float:
@@ -151,7 +170,7 @@ def select(
         if key in seen:
             continue
         # Keep sentences that carry question concepts, or (when nothing does) the top one.
-        if chosen and (not matched[id(cand)] or scores[id(cand)] < 0.35 * best):
+        if chosen and (not matched[id(cand)] - {ANSWER_TYPE} or scores[id(cand)] < 0.35 * best):
             continue
         chosen.append(cand)
         seen.add(key)
@@ -170,7 +189,12 @@ def _found(lower: str, wanted: frozenset[str]) -> frozenset[str]:
 def _matches(lower: str, wanted: set[str]) -> set[str]:
     found = set()
     for term in wanted:
-        if len(term) > 2 or not term.isascii():
+        if len(term) == 1 and not term.isascii():
+            # A one-syllable Korean word (전, 일, 점) starts a word: not the 일 of 10일
+            # or the 점 of 시점.
+            if re.search(rf"(?<![0-9a-z\uac00-\ud7a3]){re.escape(term)}", lower):
+                found.add(term)
+        elif len(term) > 2 or not term.isascii():
             if term in lower:
                 found.add(term)
         elif re.search(rf"(?<![0-9a-z]){re.escape(term)}(?![0-9a-z])", lower):

@@ -50,6 +50,7 @@ SOURCE = "/protostar/chat"
 MAX_QUESTION_CHARS = 2000
 MAX_COMMENT_CHARS = 1000
 SNIPPET_CHARS = 280
+MIN_CONTEXT_CHARS = 60  # a snippet continues into the next sentence when this much fits
 MAX_TEST_QUESTIONS = 20  # per request of the owner's "test your bot"
 TEST_REQUESTS_PER_HOUR = 30  # per owner
 MAX_RANKED = 200  # sentences ranked for the sources' snippets
@@ -321,8 +322,14 @@ def snippet(
             best, text = cand, shown
             break
     after = [c for c in pool if c.order == best.order + 1]
-    if after and len(text) + 1 + len(after[0].text) <= SNIPPET_CHARS:
+    room = SNIPPET_CHARS - len(text) - 1
+    if after and len(after[0].text) <= room:
         text = f"{text} {after[0].text}"
+    elif after and room >= MIN_CONTEXT_CHARS:
+        # The next sentence as far as it fits, cut at a space: a run-on line's start
+        # is often what the short best sentence leads into (a title, then its company).
+        cut = after[0].text.rfind(" ", 0, room)
+        text = f"{text} {after[0].text[: cut if cut > room // 2 else room - 1].rstrip()}…"
     return text if len(text) <= SNIPPET_CHARS else text[: SNIPPET_CHARS - 1].rstrip() + "…"
 
 

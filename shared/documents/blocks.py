@@ -48,6 +48,12 @@ class BlockBuilder:
     def table_row(self, cells: list[str]) -> None:
         self._content(BlockKind.TABLE_ROW, " | ".join(c for c in map(clean_text, cells) if c), 0)
 
+    def code(self, text: str) -> None:
+        """A code block: each line cleaned, blank lines dropped, the lines kept."""
+        lines = [line for line in map(clean_text, text.split("\n")) if line]
+        if lines:
+            self._add(Block(BlockKind.CODE, "\n".join(lines), 0, self.section_path))
+
     def _content(self, kind: BlockKind, text: str, level: int) -> None:
         text = clean_text(text)
         if text:

@@ -6,6 +6,8 @@
   grow to ``max_chars`` rather than end up less than half full. A sentence is never
   split, unless it alone exceeds ``max_chars`` (then at a space, or hard).
 - List items and table rows stay whole (unless one alone exceeds ``max_chars``).
+- A code block keeps its lines, between fence lines (```), so that an answerer can
+  tell code from prose; a long one is cut between lines.
 - Within a section, a chunk starts with the last ``overlap_sentences`` sentences of the
   previous one, for context.
 """
@@ -67,7 +69,13 @@ def chunk(
     return packer.chunks
 
 
+FENCE = "```"  # a code block's lines in a chunk's text sit between fence lines
+
+
 def _units(block: Block, index: int, max_chars: int) -> list[_Unit]:
+    if block.kind is BlockKind.CODE:
+        return [_Unit(f"{FENCE}\n{piece}\n{FENCE}", index, False)
+                for piece in _line_split(block.text, max_chars - 2 * len(FENCE) - 2)]  # fmt: skip
     if block.kind is BlockKind.PARAGRAPH:
         pieces = split_sentences(block.text)
         return [_Unit(p, index, True) for s in pieces for p in _hard_split(s, max_chars)]
@@ -89,6 +97,24 @@ def _hard_split(text: str, max_chars: int) -> list[str]:
         text = text[cut:].strip()
     if text:
         pieces.append(text)
+    return pieces
+
+
+def _line_split(text: str, max_chars: int) -> list[str]:
+    """A code block in pieces of whole lines of at most ``max_chars`` (a longer line
+    alone is cut)."""
+    pieces: list[str] = []
+    current: list[str] = []
+    size = 0
+    for line in text.split("\n"):
+        for part in _hard_split(line, max_chars):
+            if current and size + 1 + len(part) > max_chars:
+                pieces.append("\n".join(current))
+                current, size = [], 0
+            size += len(part) + (1 if current else 0)
+            current.append(part)
+    if current:
+        pieces.append("\n".join(current))
     return pieces
 
 

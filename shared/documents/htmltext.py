@@ -174,6 +174,10 @@ class _Walker:
                 self.flush()
                 self.walk(child, replace(child_context, list_depth=context.list_depth + 1))
                 self.flush()
+            elif tag == "pre":
+                # A code block: its lines are kept, and it is never a sentence to quote.
+                self.flush()
+                self.builder.code(visible_text(child, self, child_context, keep_lines=True))
             elif tag in _BLOCKS:
                 self.flush()
                 self.walk(child, child_context)
@@ -201,18 +205,21 @@ class _Walker:
         return not hides(declarations, on_background=context.on_background), context
 
 
-def visible_text(node: LexborNode, walker: _Walker, context: _Context) -> str:
+def visible_text(
+    node: LexborNode, walker: _Walker, context: _Context, *, keep_lines: bool = False
+) -> str:
+    """The visible text under ``node``; ``keep_lines``: its line breaks kept (a ``pre``)."""
     parts: list[str] = []
     for child in node.iter(include_text=True):
         tag = child.tag
         if tag == "-text":
             parts.append(child.text(deep=False))
         elif tag == "br":
-            parts.append(" ")
+            parts.append("\n" if keep_lines else " ")
         elif tag is not None and not tag.startswith("-") and tag not in _SKIP:
             visible, child_context = walker.visibility(child, context)
             if visible:
-                text = visible_text(child, walker, child_context)
+                text = visible_text(child, walker, child_context, keep_lines=keep_lines)
                 parts.append(f" {text} " if tag in _BLOCKS or tag in ("td", "th", "li") else text)
     return "".join(parts)
 

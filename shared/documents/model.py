@@ -40,6 +40,7 @@ class BlockKind(StrEnum):
     PARAGRAPH = "paragraph"
     LIST_ITEM = "list_item"
     TABLE_ROW = "table_row"
+    CODE = "code"  # preformatted text (a code block): kept whole, its lines kept
 
 
 @dataclass(frozen=True, slots=True)

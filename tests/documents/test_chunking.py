@@ -179,3 +179,17 @@ def test_bad_sizes() -> None:
         chunk(doc(para("x")), target_chars=500, max_chars=100)
     with pytest.raises(ValueError, match="overlap"):
         chunk(doc(para("x")), overlap_sentences=-1)
+
+
+def test_a_long_code_block_is_cut_between_lines_and_each_piece_fenced() -> None:
+    lines = [f"step_{n} = run({n})  # {'x' * 40}" for n in range(60)]
+    code = Block(BlockKind.CODE, "\n".join(lines), 0, ("경력",))
+    chunks = chunk(doc(para(KOREAN_SENTENCES[0]), code), target_chars=400, max_chars=600)
+    pieces = [c.text for c in chunks if "step_" in c.text]
+    assert len(pieces) > 1
+    seen = []
+    for text in pieces:
+        assert len(text) <= 600
+        fenced = text[text.index("```\n") + 4 : text.rindex("\n```")]
+        seen.extend(fenced.split("\n"))
+    assert seen == lines  # every line once, whole, in order

@@ -402,3 +402,39 @@ def test_docx_without_document_part() -> None:
     with pytest.raises(ExtractionFailed) as caught:
         extract(data, MediaType.DOCX)
     assert caught.value.code == "no_text"
+
+
+CODE_MARKDOWN = """\
+# 정산 배치
+
+재처리는 명령어 한 줄이면 됩니다.
+
+```bash
+# 특정 정산일 재처리
+airflow dags backfill settlement_daily \\
+  --start-date 2023-12-11
+```
+
+그다음 결과를 확인했습니다.
+"""
+
+
+def test_a_code_block_keeps_its_lines_between_fences() -> None:
+    doc, chunks = chunks_of(CODE_MARKDOWN.encode(), "post.md")
+    code = [b for b in doc.blocks if b.kind is BlockKind.CODE]
+    assert [b.text for b in code] == [
+        "# 특정 정산일 재처리\nairflow dags backfill settlement_daily \\\n--start-date 2023-12-11"
+    ]
+    (only,) = chunks
+    assert "```\n# 특정 정산일 재처리\nairflow dags backfill" in only.text
+    assert only.text.index("한 줄이면") < only.text.index("```") < only.text.index("그다음")
+    # Its words are searchable like any other text.
+    assert "settlement_daily" in only.text
+
+
+def test_an_html_pre_is_a_code_block_with_its_line_breaks() -> None:
+    html = b"<h1>T</h1><p>Intro text here.</p><pre>SELECT 1;<br>SELECT  2;\n\n-- done</pre>"
+    doc, chunks = chunks_of(html, "page.html")
+    code = [b.text for b in doc.blocks if b.kind is BlockKind.CODE]
+    assert code == ["SELECT 1;\nSELECT 2;\n-- done"]
+    assert "```\nSELECT 1;\nSELECT 2;\n-- done\n```" in chunks[0].text
