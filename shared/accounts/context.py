@@ -90,6 +90,7 @@ async def account_service(resources: Resources) -> AccountService:
         invites_per_protostar=settings.invites_per_protostar,
         invite_ttl_days=settings.invite_ttl_days,
         reset_ttl=settings.password_reset_ttl,
+        broker_url=settings.broker_url,
     )
 
 

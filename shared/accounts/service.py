@@ -11,6 +11,7 @@ import re
 import secrets
 import unicodedata
 import uuid
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,6 +25,7 @@ from shared import ratelimit
 from shared.accounts.passwords import Passwords, check_password
 from shared.accounts.principal import Principal
 from shared.accounts.tokens import InvalidToken, IssuedToken, TokenIssuer, token_hash
+from shared.db.unit import UnitOfWork, scope, unit_of_work
 from shared.errors import (
     BadRequest,
     Conflict,
@@ -31,7 +33,6 @@ from shared.errors import (
     NotFound,
     ProtostarError,
 )
-from shared.events import outbox
 
 log = logging.getLogger("protostar.accounts")
 
@@ -149,8 +150,10 @@ class AccountService:
         invites_per_protostar: int = 5,
         invite_ttl_days: int = 14,
         reset_ttl: int = 1800,
+        broker_url: str | None = None,
     ) -> None:
         self.pool = pool
+        self.broker_url = broker_url  # events go there right after their commit
         self.redis = redis
         self.passwords = passwords
         self.issuer = issuer
@@ -160,6 +163,11 @@ class AccountService:
         self.invites_per_protostar = invites_per_protostar
         self.invite_ttl = timedelta(days=invite_ttl_days)
         self.reset_ttl = timedelta(seconds=reset_ttl)
+
+    def _unit(
+        self, *, user: str | None = None, asker: str | None = None
+    ) -> AbstractAsyncContextManager[UnitOfWork]:
+        return unit_of_work(self.pool, sink=self.broker_url, user=user, asker=asker)
 
     # ------------------------------------------------------------------ helpers
     async def _hash(self, password: str) -> str:
@@ -213,7 +221,8 @@ class AccountService:
         secret = check_password(password, email=address)
         name = _display_name(display_name)
         hashed = await self._hash(secret)
-        async with self.pool.connection() as conn, conn.transaction():
+        async with self._unit() as uow:
+            conn = uow.conn
             cur = conn.cursor(row_factory=dict_row)
             try:
                 await cur.execute(
@@ -228,8 +237,7 @@ class AccountService:
             row = await cur.fetchone()
             assert row is not None
             user = _user(row)
-            await outbox.record(
-                conn,
+            await uow.record(
                 "dev.protostar.user.signed_up",
                 SOURCE_AUTH,
                 {"user_id": user.id, "role": user.role},
@@ -255,30 +263,33 @@ class AccountService:
                 (address,),
             )
             row = await cur.fetchone()
-            ok = await self._verify(
-                row["password_hash"] if row else self.passwords.dummy_hash, password[:1024]
-            )
-            if row is None or not ok:
-                async with conn.transaction():
-                    await outbox.record(
-                        conn,
-                        "dev.protostar.auth.login_failed",
-                        SOURCE_AUTH,
-                        {
-                            "reason": "unknown_email" if row is None else "wrong_password",
-                            "email_sha256": digest,
-                            **({"user_id": str(row["id"])} if row else {}),
-                        },
-                    )
-                raise InvalidToken("email or password is wrong", code="invalid_credentials")
-            user = _user(row)
-            async with conn.transaction():
-                if self.passwords.needs_rehash(row["password_hash"]):
-                    await conn.execute(
-                        "UPDATE users SET password_hash = %s WHERE id = %s",
-                        (await self._hash(unicodedata.normalize("NFC", password)), user.id),
-                    )
-                return await self._session(conn, user)
+        ok = await self._verify(
+            row["password_hash"] if row else self.passwords.dummy_hash, password[:1024]
+        )
+        if row is None or not ok:
+            async with self._unit() as uow:
+                await uow.record(
+                    "dev.protostar.auth.login_failed",
+                    SOURCE_AUTH,
+                    {
+                        "reason": "unknown_email" if row is None else "wrong_password",
+                        "email_sha256": digest,
+                        **({"user_id": str(row["id"])} if row else {}),
+                    },
+                )
+            raise InvalidToken("email or password is wrong", code="invalid_credentials")
+        user = _user(row)
+        rehashed = (
+            await self._hash(unicodedata.normalize("NFC", password))
+            if self.passwords.needs_rehash(row["password_hash"])
+            else None
+        )
+        async with self._unit() as uow:
+            if rehashed is not None:
+                await uow.conn.execute(
+                    "UPDATE users SET password_hash = %s WHERE id = %s", (rehashed, user.id)
+                )
+            return await self._session(uow.conn, user)
 
     async def refresh(self, token: object) -> Session:
         if not isinstance(token, str) or not token:
@@ -388,7 +399,8 @@ class AccountService:
         )
         token = secrets.token_urlsafe(32)
         expires = datetime.now(UTC) + self.reset_ttl
-        async with self.pool.connection() as conn, conn.transaction():
+        async with self._unit() as uow:
+            conn = uow.conn
             cur = await conn.execute(
                 "SELECT id, email FROM users WHERE lower(email) = %s", (address,)
             )
@@ -399,8 +411,7 @@ class AccountService:
                 "INSERT INTO password_resets (user_id, token_hash, expires_at) VALUES (%s, %s, %s)",
                 (row[0], _sha(token), expires),
             )
-            await outbox.record(
-                conn,
+            await uow.record(
                 "dev.protostar.password_reset.requested",
                 SOURCE_AUTH,
                 {
@@ -514,7 +525,7 @@ class AccountService:
             resets = await cur.fetchall()
             async with conn.transaction():
                 # Bots are row-level secured: read them as their owner.
-                await conn.execute("SELECT set_config('app.user_id', %s, true)", (user_id,))
+                await scope(conn, user=user_id)
                 await cur.execute(
                     "SELECT id, slug, name, persona, greeting, suggested_questions, language, "
                     "allowed_origins, discoverable, created_at, updated_at FROM bots "
@@ -525,7 +536,7 @@ class AccountService:
             async with conn.transaction():
                 # Questions asked as this user, and their feedback (row-level secured by
                 # the asker).
-                await conn.execute("SELECT set_config('app.asker', %s, true)", (f"user:{user_id}",))
+                await scope(conn, asker=f"user:{user_id}")
                 await cur.execute(
                     "SELECT c.id AS conversation_id, c.title, m.id AS message_id, m.question, "
                     "m.answer, m.citations, m.answerable, m.created_at, f.rating, f.comment "
@@ -549,15 +560,13 @@ class AccountService:
         """Delete the account and every row that references it, in one transaction
         (bots, documents, chunks and vectors go by cascade). Returns the object-store
         prefixes the caller removes after the commit (originals live under the bots)."""
-        async with self.pool.connection() as conn, conn.transaction():
+        async with self._unit(user=user_id) as uow:
+            conn = uow.conn
             await self.user_by_id(conn, user_id, lock=True)
-            await conn.execute("SELECT set_config('app.user_id', %s, true)", (user_id,))
             cur = await conn.execute("SELECT id FROM bots WHERE owner_id = %s", (user_id,))
             prefixes = [f"bots/{row[0]}/" for row in await cur.fetchall()]
             await conn.execute("DELETE FROM users WHERE id = %s", (user_id,))
-            await outbox.record(
-                conn, "dev.protostar.user.deleted", SOURCE_USERS, {"user_id": user_id}
-            )
+            await uow.record("dev.protostar.user.deleted", SOURCE_USERS, {"user_id": user_id})
         return [*prefixes, f"users/{user_id}/"]
 
     # ------------------------------------------------------------------ invites
@@ -613,7 +622,8 @@ class AccountService:
 
     async def redeem_invite(self, user_id: str, raw_code: object) -> Session:
         code = normalize_invite_code(raw_code)
-        async with self.pool.connection() as conn, conn.transaction():
+        async with self._unit() as uow:
+            conn = uow.conn
             user = await self.user_by_id(conn, user_id, lock=True)
             cur = conn.cursor(row_factory=dict_row)
             await cur.execute(
@@ -636,8 +646,7 @@ class AccountService:
             await conn.execute(
                 "UPDATE users SET role = 'protostar', updated_at = now() WHERE id = %s", (user_id,)
             )
-            await outbox.record(
-                conn,
+            await uow.record(
                 "dev.protostar.user.role_changed",
                 SOURCE_USERS,
                 {

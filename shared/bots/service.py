@@ -23,6 +23,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from shared.accounts.principal import Principal
 from shared.bots import validation
+from shared.db.unit import scope
 from shared.errors import Conflict, Forbidden, NotFound
 from shared.resources import Resources
 
@@ -137,7 +138,7 @@ def _not_found(slug: str) -> NotFound:
 
 async def act_as(conn: AsyncConnection, user_id: str) -> None:
     """Scope the current transaction's row-level security to ``user_id``."""
-    await conn.execute("SELECT set_config('app.user_id', %s, true)", (user_id,))
+    await scope(conn, user=user_id)
 
 
 class BotService:

@@ -28,6 +28,7 @@ from typing import Literal
 from psycopg import AsyncConnection, sql
 from psycopg_pool import AsyncConnectionPool
 
+from shared.db.unit import scope
 from shared.documents.lexical import latin_terms, loanword_keys, query_terms
 from shared.documents.sentences import has_hangul
 from shared.embeddings import EmbeddingProvider
@@ -240,7 +241,7 @@ def vector_literal(values: Sequence[float]) -> str:
 
 async def scope_to_bot(conn: AsyncConnection, bot_id: str) -> None:
     """Row-level security: this transaction reads ``bot_id``'s chunks and no others."""
-    await conn.execute("SELECT set_config('app.bot_id', %s, true)", (bot_id,))
+    await scope(conn, bot=bot_id)
 
 
 async def _scope_and_vector_settings(
@@ -248,11 +249,10 @@ async def _scope_and_vector_settings(
 ) -> None:
     """The bot scope and the HNSW settings of this transaction in one round trip
     (three statements cost the ask path two round trips more; `task bench`, ask)."""
-    await conn.execute(
-        "SELECT set_config('app.bot_id', %s, true), "
-        "set_config('hnsw.iterative_scan', 'relaxed_order', true), "
-        "set_config('hnsw.ef_search', %s, true)",
-        (bot_id, str(cfg.ef_search)),
+    await scope(
+        conn,
+        bot=bot_id,
+        settings={"hnsw.iterative_scan": "relaxed_order", "hnsw.ef_search": str(cfg.ef_search)},
     )
 
 

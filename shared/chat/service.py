@@ -40,6 +40,7 @@ from shared.chat.generation import NOT_COVERED, GenerationRequest, Generator, Pa
 from shared.chat.output import OutputFilter
 from shared.chat.retrieval import Hit, Retrieval, Retriever, merge
 from shared.chat.rewrite import is_follow_up, rule_rewrite
+from shared.db.unit import scope
 from shared.documents.sentences import language as text_language
 from shared.errors import BadRequest, NotFound
 from shared.events import outbox
@@ -383,7 +384,7 @@ def quota_view(quota: Quota) -> dict[str, Any]:
 
 
 async def _as_asker(conn: AsyncConnection, asker: str) -> None:
-    await conn.execute("SELECT set_config('app.asker', %s, true)", (asker,))
+    await scope(conn, asker=asker)
 
 
 class ChatService:
@@ -730,7 +731,7 @@ class ChatService:
         if principal.is_guest or not validation.is_slug(slug):
             raise NotFound(f"you have no bot {slug!r}", code="bot_not_found")
         async with self.pool.connection() as conn, conn.transaction():
-            await conn.execute("SELECT set_config('app.user_id', %s, true)", (principal.subject,))
+            await scope(conn, user=principal.subject)
             cur = conn.cursor(row_factory=dict_row)
             await cur.execute(
                 "SELECT id FROM bots WHERE slug = %s AND owner_id = %s", (slug, principal.subject)
@@ -757,8 +758,7 @@ class ChatService:
         asker = asker_of(principal)
         owner = "" if principal.is_guest else principal.subject
         async with self.pool.connection() as conn, conn.transaction():
-            await _as_asker(conn, asker)
-            await conn.execute("SELECT set_config('app.user_id', %s, true)", (owner,))
+            await scope(conn, asker=asker, user=owner)
             cur = conn.cursor(row_factory=dict_row)
             await cur.execute(
                 "SELECT c.id::text AS id, c.bot_id::text AS bot_id, c.title, c.created_at, "

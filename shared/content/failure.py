@@ -15,6 +15,7 @@ import uuid
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from shared.db.unit import scope
 from shared.events import outbox
 from shared.events.cloudevent import CloudEvent
 
@@ -27,7 +28,7 @@ FAILED = "dev.protostar.document.failed"
 
 
 async def act_as(conn: AsyncConnection, owner: str) -> None:
-    await conn.execute("SELECT set_config('app.user_id', %s, true)", (owner,))
+    await scope(conn, user=owner)
 
 
 async def already_processed(conn: AsyncConnection, event: CloudEvent) -> bool:

@@ -15,6 +15,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from shared.accounts.principal import Principal
+from shared.db.unit import scope
 from shared.documents import inspect_upload
 from shared.errors import Forbidden, NotFound, Unauthorized
 from shared.events import outbox
@@ -74,7 +75,7 @@ class ContentService:
 
     async def _bot(self, conn: AsyncConnection, owner: str, slug: str) -> str:
         """Scope the transaction to ``owner`` and find their bot (404 for anyone else's)."""
-        await conn.execute("SELECT set_config('app.user_id', %s, true)", (owner,))
+        await scope(conn, user=owner)
         cur = await conn.execute("SELECT id FROM bots WHERE slug = %s", (slug,))
         row = await cur.fetchone()
         if row is None:

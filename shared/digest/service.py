@@ -11,6 +11,7 @@ from typing import Any
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from shared.db.unit import scope
 from shared.digest.days import day_window
 from shared.events import outbox
 
@@ -83,7 +84,7 @@ async def compile_owner(
     window = {"start": start, "end": end, "top": TOP_QUESTIONS}
     event_ids: list[str] = []
     async with pool.connection() as conn, conn.transaction():
-        await conn.execute("SELECT set_config('app.user_id', %s, true)", (owner,))
+        await scope(conn, user=owner)
         cur = conn.cursor(row_factory=dict_row)
         await cur.execute(_COUNTS, window)
         bots = await cur.fetchall()

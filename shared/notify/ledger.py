@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from psycopg import errors
 from psycopg_pool import AsyncConnectionPool
 
+from shared.db.unit import scope
 from shared.notify.errors import TransientFailure
 
 FINISHED = frozenset({"sent", "failed", "logged"})
@@ -66,11 +67,13 @@ async def exclusive(
     server must not end it, and with it the lock, while a delivery is still running.
     """
     async with pool.connection() as conn, conn.transaction():
-        await conn.execute(
-            "SELECT set_config('lock_timeout', %s, true),"
-            " set_config('statement_timeout', %s, true),"
-            " set_config('idle_in_transaction_session_timeout', %s, true)",
-            (f"{max(1, int(wait * 1000))}ms", f"{int(wait * 1000) + 5000}ms", f"{int(hold)}s"),
+        await scope(
+            conn,
+            settings={
+                "lock_timeout": f"{max(1, int(wait * 1000))}ms",
+                "statement_timeout": f"{int(wait * 1000) + 5000}ms",
+                "idle_in_transaction_session_timeout": f"{int(hold)}s",
+            },
         )
         try:
             await conn.execute(

@@ -306,3 +306,45 @@ async def test_send_after_commit_is_best_effort(pool: AsyncConnectionPool) -> No
             "SELECT sent_at IS NULL, attempts FROM outbox WHERE event_id = %s", (event.id,)
         )
         assert await cur.fetchone() == (True, 1)
+
+
+async def test_a_unit_of_work_sends_its_events_after_the_commit_and_never_on_rollback(
+    pool: AsyncConnectionPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared.db.unit import unit_of_work
+    from shared.events import outbox
+
+    ingress = FakeBrokerIngress()
+    sink = "http://broker/protostar/default"
+    monkeypatch.setitem(outbox._clients, sink, ingress.client())
+    async with unit_of_work(pool, sink=sink, user="u-1", asker="user:u-1", bot="b-1") as uow:
+        cur = await uow.conn.execute(
+            "SELECT current_setting('app.user_id'), current_setting('app.asker'), "
+            "current_setting('app.bot_id')"
+        )
+        assert await cur.fetchone() == ("u-1", "user:u-1", "b-1")
+        first = await uow.record("dev.protostar.document.ready", "/embed", ready_data())
+        second = await uow.record("dev.protostar.document.ready", "/embed", ready_data())
+        assert ingress.accepted == []  # not before the commit
+    assert [e.id for e in ingress.accepted] == [first.id, second.id]
+
+    recorded: list[str] = []
+
+    async def failing_write() -> None:
+        async with unit_of_work(pool, sink=sink) as uow:
+            event = await uow.record("dev.protostar.document.ready", "/embed", ready_data())
+            recorded.append(event.id)
+            raise RuntimeError("the write failed")
+
+    with pytest.raises(RuntimeError):
+        await failing_write()
+    (lost,) = recorded
+    assert [e.id for e in ingress.accepted] == [first.id, second.id]
+    async with pool.connection() as conn:
+        cur = await conn.execute("SELECT count(*) FROM outbox WHERE event_id = %s", (lost,))
+        assert await cur.fetchone() == (0,)
+        cur = await conn.execute(
+            "SELECT count(*) FROM outbox WHERE sent_at IS NULL AND event_id = ANY(%s)",
+            ([first.id, second.id],),
+        )
+        assert await cur.fetchone() == (0,)

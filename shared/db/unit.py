@@ -1,0 +1,82 @@
+"""One unit of work for a write: a transaction whose row-level-security context is set
+once, the outbox events recorded inside it collected, the commit, then the events
+handed to the broker (outbox-relay re-sends whatever does not get through).
+
+    async with unit_of_work(pool, sink=broker_url, user=user_id) as uow:
+        await uow.conn.execute("UPDATE ...")
+        await uow.record("dev.protostar.user.updated", SOURCE, data)
+    # committed; the event is on its way
+
+:func:`scope` is the one place that sets the RLS context (``app.user_id``,
+``app.asker``, ``app.bot_id``) and other transaction-local settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from psycopg import AsyncConnection, sql
+from psycopg_pool import AsyncConnectionPool
+
+from shared.events import outbox
+from shared.events.cloudevent import CloudEvent
+
+# The row-level-security context the policies read (migrations), by role in a request.
+CONTEXT = {"user": "app.user_id", "asker": "app.asker", "bot": "app.bot_id"}
+
+
+async def scope(
+    conn: AsyncConnection,
+    *,
+    user: str | None = None,
+    asker: str | None = None,
+    bot: str | None = None,
+    settings: dict[str, str] | None = None,
+) -> None:
+    """Set the RLS context and other transaction-local settings (``lock_timeout``,
+    ``hnsw.ef_search``) in one statement; must run inside a transaction."""
+    pairs = [(CONTEXT[k], v) for k, v in (("user", user), ("asker", asker), ("bot", bot)) if v]
+    pairs += list((settings or {}).items())
+    if not pairs:
+        return
+    statement = sql.SQL("SELECT {}").format(
+        sql.SQL(", ").join(sql.SQL("set_config(%s, %s, true)") for _ in pairs)
+    )
+    await conn.execute(statement, [x for pair in pairs for x in pair])
+
+
+class UnitOfWork:
+    """The transaction's connection, and the events recorded on it."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+        self.events: list[CloudEvent] = []
+
+    async def record(
+        self, type_: str, source: str, data: Any, *, subject: str | None = None
+    ) -> CloudEvent:
+        """Record an outbox event in this transaction; it is sent after the commit."""
+        event = await outbox.record(self.conn, type_, source, data, subject=subject)
+        self.events.append(event)
+        return event
+
+
+@asynccontextmanager
+async def unit_of_work(
+    pool: AsyncConnectionPool,
+    *,
+    sink: str | None = None,
+    user: str | None = None,
+    asker: str | None = None,
+    bot: str | None = None,
+) -> AsyncIterator[UnitOfWork]:
+    """A transaction scoped to ``user``/``asker``/``bot``; its events go to ``sink``
+    (the broker ingress, K_SINK) once it has committed, never when it rolls back."""
+    async with pool.connection() as conn, conn.transaction():
+        await scope(conn, user=user, asker=asker, bot=bot)
+        unit = UnitOfWork(conn)
+        yield unit
+    if unit.events:
+        await outbox.send_after_commit(pool, sink, [e.id for e in unit.events])
