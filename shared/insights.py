@@ -14,9 +14,8 @@ from typing import Any
 from psycopg_pool import AsyncConnectionPool
 
 from shared.accounts.principal import Principal
-from shared.bots import validation
-from shared.bots.service import act_as
-from shared.errors import BadRequest, Forbidden, NotFound
+from shared.bots.owned import bot_owner, owned_bot_id
+from shared.errors import BadRequest
 
 MAX_DAYS = 90
 # Days are quota days; questions are grouped with lower case, punctuation and runs of
@@ -61,19 +60,9 @@ class InsightsService:
         self.timezone = timezone
 
     async def insights(self, principal: Principal, slug: str, days: int = 30) -> dict[str, Any]:
-        if principal.is_guest or principal.role != "protostar":
-            raise Forbidden("only a bot's owner sees its insights", code="not_owner")
-        if not validation.is_slug(slug):
-            raise NotFound(f"you have no bot {slug!r}", code="bot_not_found")
+        owner = bot_owner(principal)
         async with self.pool.connection() as conn, conn.transaction():
-            await act_as(conn, principal.subject)
-            cur = await conn.execute(
-                "SELECT id FROM bots WHERE slug = %s AND owner_id = %s", (slug, principal.subject)
-            )
-            row = await cur.fetchone()
-            if row is None:
-                raise NotFound(f"you have no bot {slug!r}", code="bot_not_found")
-            bot_id = row[0]
+            bot_id = await owned_bot_id(conn, owner, slug)
             cur = await conn.execute("SELECT (now() AT TIME ZONE %s)::date", (self.timezone,))
             today_row = await cur.fetchone()
             assert today_row is not None

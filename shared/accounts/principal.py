@@ -24,3 +24,9 @@ class Principal:
     @property
     def is_guest(self) -> bool:
         return self.role == "guest"
+
+    @property
+    def may_own_bots(self) -> bool:
+        """Bots, their documents, conversations and insights belong to protostars (an
+        invite redeemed); admin rights add nothing here, they are for operators."""
+        return self.role == "protostar"

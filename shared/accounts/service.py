@@ -572,7 +572,7 @@ class AccountService:
     # ------------------------------------------------------------------ invites
     async def issue_invite(self, principal: Principal) -> dict[str, Any]:
         """A new single-use code; the response is the only time it is shown in full."""
-        if principal.is_guest or (principal.role != "protostar" and not principal.is_admin):
+        if not (principal.may_own_bots or principal.is_admin):
             raise Forbidden("only protostars can issue invite codes", code="not_protostar")
         code = new_invite_code()
         expires = datetime.now(UTC) + self.invite_ttl

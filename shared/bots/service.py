@@ -16,13 +16,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from psycopg import AsyncConnection, errors, sql
+from psycopg import errors, sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from shared.accounts.principal import Principal
 from shared.bots import validation
+from shared.bots.owned import bot_owner, no_such_bot
 from shared.db.unit import scope
 from shared.errors import Conflict, Forbidden, NotFound
 from shared.resources import Resources
@@ -121,24 +122,8 @@ def _bot(row: Mapping[str, Any]) -> Bot:
     )
 
 
-def _owner(principal: Principal) -> str:
-    """The user id of a protostar caller; everyone else is refused (403)."""
-    if principal.is_guest or principal.role != "protostar":
-        raise Forbidden("only protostars have bots; redeem an invite first", code="not_protostar")
-    return principal.subject
-
-
 def _param(column: str, value: object) -> object:
     return Jsonb(value) if column in _JSON_COLUMNS else value
-
-
-def _not_found(slug: str) -> NotFound:
-    return NotFound(f"you have no bot {slug!r}", code="bot_not_found")
-
-
-async def act_as(conn: AsyncConnection, user_id: str) -> None:
-    """Scope the current transaction's row-level security to ``user_id``."""
-    await scope(conn, user=user_id)
 
 
 class BotService:
@@ -146,7 +131,7 @@ class BotService:
         self.pool = pool
 
     async def create(self, principal: Principal, body: Mapping[str, object]) -> Bot:
-        owner_id = _owner(principal)
+        owner_id = bot_owner(principal)
         values = validation.creation(body)
         columns = ["owner_id", *values]
         query = sql.SQL("INSERT INTO bots ({}) VALUES ({}) RETURNING {}").format(
@@ -156,7 +141,7 @@ class BotService:
         )
         params = [owner_id, *(_param(c, v) for c, v in values.items())]
         async with self.pool.connection() as conn, conn.transaction():
-            await act_as(conn, owner_id)
+            await scope(conn, user=owner_id)
             role = await conn.execute("SELECT role FROM users WHERE id = %s FOR SHARE", (owner_id,))
             user = await role.fetchone()
             if user is None or user[0] != "protostar":
@@ -175,31 +160,31 @@ class BotService:
         return bot
 
     async def list(self, principal: Principal) -> list[Bot]:
-        owner_id = _owner(principal)
+        owner_id = bot_owner(principal)
         async with self.pool.connection() as conn, conn.transaction():
-            await act_as(conn, owner_id)
+            await scope(conn, user=owner_id)
             cur = conn.cursor(row_factory=dict_row)
             await cur.execute(_LIST, (owner_id,))
             rows = await cur.fetchall()
         return [_bot(row) for row in rows]
 
     async def get(self, principal: Principal, slug: str) -> Bot:
-        owner_id = _owner(principal)
+        owner_id = bot_owner(principal)
         if not validation.is_slug(slug):
-            raise _not_found(slug)
+            raise no_such_bot(slug)
         async with self.pool.connection() as conn, conn.transaction():
-            await act_as(conn, owner_id)
+            await scope(conn, user=owner_id)
             cur = conn.cursor(row_factory=dict_row)
             await cur.execute(_GET, (slug, owner_id))
             row = await cur.fetchone()
         if row is None:
-            raise _not_found(slug)
+            raise no_such_bot(slug)
         return _bot(row)
 
     async def update(self, principal: Principal, slug: str, body: Mapping[str, object]) -> Bot:
-        owner_id = _owner(principal)
+        owner_id = bot_owner(principal)
         if not validation.is_slug(slug):
-            raise _not_found(slug)
+            raise no_such_bot(slug)
         changes = validation.changes(body, slug)
         if not changes:
             return await self.get(principal, slug)
@@ -218,12 +203,12 @@ class BotService:
         ).format(sql.SQL(", ").join(assignments), sql.SQL(_COLUMNS))
         params = [*(_param(c, v) for c, v in changes.items()), slug, owner_id]
         async with self.pool.connection() as conn, conn.transaction():
-            await act_as(conn, owner_id)
+            await scope(conn, user=owner_id)
             cur = conn.cursor(row_factory=dict_row)
             await cur.execute(query, params)
             row = await cur.fetchone()
         if row is None:
-            raise _not_found(slug)
+            raise no_such_bot(slug)
         log.info(
             "bot updated",
             extra={"bot_id": str(row["id"]), "user_id": owner_id, "fields": sorted(changes)},

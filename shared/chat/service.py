@@ -34,6 +34,7 @@ from shared import ratelimit
 from shared.accounts.principal import Principal
 from shared.accounts.quotas import Consumption, Quota, QuotaExceeded, Quotas
 from shared.bots import validation
+from shared.bots.owned import no_such_bot, owned_bot_id
 from shared.chat.decision import FALLBACK_MODEL, MODELS, Decision, Model, decide, explain
 from shared.chat.extractive import Candidate, candidates, focus, quotable, select
 from shared.chat.generation import NOT_COVERED, GenerationRequest, Generator, Passage, Turn
@@ -564,14 +565,14 @@ class ChatService:
         if unknown:
             raise BadRequest(f"unknown fields: {', '.join(sorted(unknown))}", code="unknown_fields")
         parsed = [parse_question({"question": q})[0] for q in questions]
-        if principal.is_guest or not validation.is_slug(slug):
-            raise NotFound(f"you have no bot {slug!r}", code="bot_not_found")
+        if not principal.may_own_bots or not validation.is_slug(slug):
+            raise no_such_bot(slug)
         try:
             bot = await self.bot(slug)
         except NotFound:
-            raise NotFound(f"you have no bot {slug!r}", code="bot_not_found") from None
+            raise no_such_bot(slug) from None
         if bot.owner_id != principal.subject:
-            raise NotFound(f"you have no bot {slug!r}", code="bot_not_found")
+            raise no_such_bot(slug)
         # Each question may cost model calls: a budget per owner.
         await ratelimit.hit(
             self.redis,
@@ -728,17 +729,11 @@ class ChatService:
     async def _bot_conversations(
         self, principal: Principal, slug: str, limit: int
     ) -> list[dict[str, Any]]:
-        if principal.is_guest or not validation.is_slug(slug):
-            raise NotFound(f"you have no bot {slug!r}", code="bot_not_found")
+        if not principal.may_own_bots:
+            raise no_such_bot(slug)  # a visitor's view: no bot of theirs by that name
         async with self.pool.connection() as conn, conn.transaction():
-            await scope(conn, user=principal.subject)
+            bot_id = await owned_bot_id(conn, principal.subject, slug)
             cur = conn.cursor(row_factory=dict_row)
-            await cur.execute(
-                "SELECT id FROM bots WHERE slug = %s AND owner_id = %s", (slug, principal.subject)
-            )
-            bot = await cur.fetchone()
-            if bot is None:
-                raise NotFound(f"you have no bot {slug!r}", code="bot_not_found")
             await cur.execute(
                 "SELECT c.id::text AS id, %s AS bot, c.title, c.created_at, c.updated_at, "
                 "split_part(c.asker, ':', 1) AS asker_kind, "
@@ -746,7 +741,7 @@ class ChatService:
                 "AS message_count "
                 "FROM conversations c WHERE c.bot_id = %s AND c.bot_owner_id = %s "
                 "ORDER BY c.updated_at DESC LIMIT %s",
-                (slug, bot["id"], principal.subject, limit),
+                (slug, bot_id, principal.subject, limit),
             )
             rows = await cur.fetchall()
         return [_iso(r) for r in rows]

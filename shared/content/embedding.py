@@ -18,10 +18,10 @@ from psycopg_pool import AsyncConnectionPool
 from shared.content.failure import (
     CONSUMER,
     SOURCE,
-    act_as,
     already_processed,
     fail_document,
 )
+from shared.db.unit import scope
 from shared.documents import budget as _budget
 from shared.documents import chunk, extract, index_terms
 from shared.documents.budget import time_budget
@@ -86,7 +86,7 @@ async def process(
     doc_id, bot_id, owner = data["document_id"], data["bot_id"], data["owner_id"]
 
     async with pool.connection() as conn, conn.transaction():
-        await act_as(conn, owner)
+        await scope(conn, user=owner)
         # Lock the row first: a concurrent delivery that is committing right now is then
         # waited for, and its claim is seen by the check below (READ COMMITTED takes a
         # fresh snapshot per statement), so a finished document is never set back.
@@ -121,7 +121,7 @@ async def process(
         failure = "the stored original is missing; upload the document again"
 
     async with pool.connection() as conn, conn.transaction():
-        await act_as(conn, owner)
+        await scope(conn, user=owner)
         if not await first_delivery(conn, CONSUMER, event):
             return "duplicate"
         cur = await conn.execute("SELECT 1 FROM documents WHERE id = %s FOR UPDATE", (doc_id,))

@@ -27,10 +27,6 @@ UPLOADED = "dev.protostar.document.uploaded"
 FAILED = "dev.protostar.document.failed"
 
 
-async def act_as(conn: AsyncConnection, owner: str) -> None:
-    await scope(conn, user=owner)
-
-
 async def already_processed(conn: AsyncConnection, event: CloudEvent) -> bool:
     """Whether embed has committed its effect for ``event`` (its claim is recorded)."""
     cur = await conn.execute(
@@ -79,7 +75,7 @@ async def give_up(pool: AsyncConnectionPool, dead: CloudEvent) -> tuple[str, str
     except (ValueError, KeyError, TypeError):
         return "ignored", None  # not a document event we can act on; the dead letter is kept
     async with pool.connection() as conn, conn.transaction():
-        await act_as(conn, owner)
+        await scope(conn, user=owner)
         cur = await conn.execute(
             "SELECT bot_id, status, embed_event, embed_attempts FROM documents "
             "WHERE id = %s FOR UPDATE",

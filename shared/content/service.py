@@ -10,14 +10,13 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from shared.accounts.principal import Principal
-from shared.db.unit import scope
+from shared.bots.owned import bot_owner, owned_bot_id
 from shared.documents import inspect_upload
-from shared.errors import Forbidden, NotFound, Unauthorized
+from shared.errors import NotFound
 from shared.events import outbox
 from shared.storage.base import ObjectStore
 
@@ -26,14 +25,6 @@ log = logging.getLogger("protostar.content")
 SOURCE = "/protostar/content"
 UPLOADED = "dev.protostar.document.uploaded"
 DELETED = "dev.protostar.document.deleted"
-
-
-def _owner(principal: Principal) -> str:
-    if principal.is_guest:
-        raise Unauthorized("sign in first", code="wrong_token_type")
-    if principal.role != "protostar" and not principal.is_admin:
-        raise Forbidden("only protostars have bots and documents", code="not_protostar")
-    return principal.subject
 
 
 def _doc_id(raw: str) -> str:
@@ -73,15 +64,6 @@ class ContentService:
         self.store = store
         self.max_bytes = max_bytes
 
-    async def _bot(self, conn: AsyncConnection, owner: str, slug: str) -> str:
-        """Scope the transaction to ``owner`` and find their bot (404 for anyone else's)."""
-        await scope(conn, user=owner)
-        cur = await conn.execute("SELECT id FROM bots WHERE slug = %s", (slug,))
-        row = await cur.fetchone()
-        if row is None:
-            raise NotFound(f"you have no bot {slug!r}", code="bot_not_found")
-        return str(row[0])
-
     async def upload(
         self, principal: Principal, slug: str, filename: str | None, data: bytes
     ) -> tuple[dict[str, Any], str]:
@@ -90,16 +72,16 @@ class ContentService:
         Bad files are refused before anything is written. If the database step fails,
         the stored original is removed again: nothing is left half-stored.
         """
-        owner = _owner(principal)
+        owner = bot_owner(principal)
         upload = inspect_upload(data, filename, max_bytes=self.max_bytes)
         async with self.pool.connection() as conn, conn.transaction():
-            bot_id = await self._bot(conn, owner, slug)
+            bot_id = await owned_bot_id(conn, owner, slug)
         doc_id = str(uuid.uuid4())
         key = f"bots/{bot_id}/documents/{doc_id}/{upload.filename}"
         await self.store.put(key, data, upload.media_type.value)
         try:
             async with self.pool.connection() as conn, conn.transaction():
-                await self._bot(conn, owner, slug)
+                await owned_bot_id(conn, owner, slug)
                 title = upload.filename.rsplit(".", 1)[0][:300] or "Untitled document"
                 await conn.execute(
                     "INSERT INTO documents (id, bot_id, owner_id, title, filename, media_type, "
@@ -139,9 +121,9 @@ class ContentService:
         return {"id": doc_id, "status": "uploaded"}, event.id
 
     async def list_documents(self, principal: Principal, slug: str) -> list[dict[str, Any]]:
-        owner = _owner(principal)
+        owner = bot_owner(principal)
         async with self.pool.connection() as conn, conn.transaction():
-            bot_id = await self._bot(conn, owner, slug)
+            bot_id = await owned_bot_id(conn, owner, slug)
             cur = conn.cursor(row_factory=dict_row)
             await cur.execute(
                 f"SELECT {_COLUMNS} FROM documents WHERE bot_id = %s "  # noqa: S608
@@ -151,10 +133,10 @@ class ContentService:
             return [view(r) for r in await cur.fetchall()]
 
     async def get(self, principal: Principal, slug: str, raw_id: str) -> dict[str, Any]:
-        owner = _owner(principal)
+        owner = bot_owner(principal)
         doc_id = _doc_id(raw_id)
         async with self.pool.connection() as conn, conn.transaction():
-            bot_id = await self._bot(conn, owner, slug)
+            bot_id = await owned_bot_id(conn, owner, slug)
             cur = conn.cursor(row_factory=dict_row)
             await cur.execute(
                 f"SELECT {_COLUMNS} FROM documents WHERE id = %s "  # noqa: S608
@@ -169,10 +151,10 @@ class ContentService:
     async def delete(self, principal: Principal, slug: str, raw_id: str) -> str:
         """Remove the row, its chunks and vectors and record the ``document.deleted``
         event (one transaction), then the original; returns the event's id."""
-        owner = _owner(principal)
+        owner = bot_owner(principal)
         doc_id = _doc_id(raw_id)
         async with self.pool.connection() as conn, conn.transaction():
-            bot_id = await self._bot(conn, owner, slug)
+            bot_id = await owned_bot_id(conn, owner, slug)
             cur = await conn.execute(
                 "DELETE FROM documents WHERE id = %s AND bot_id = %s RETURNING object_key",
                 (doc_id, bot_id),
@@ -198,11 +180,11 @@ class ContentService:
         two models are never mixed in one bot; for one document only its own go (the
         embed step refuses it if the bot's other vectors are of another model). The
         documents' statuses show the progress."""
-        owner = _owner(principal)
+        owner = bot_owner(principal)
         doc_id = _doc_id(raw_id) if raw_id is not None else None
         ids: list[str] = []
         async with self.pool.connection() as conn, conn.transaction():
-            bot_id = await self._bot(conn, owner, slug)
+            bot_id = await owned_bot_id(conn, owner, slug)
             params = {"bot": bot_id, "doc": doc_id}
             await conn.execute(
                 "DELETE FROM chunks WHERE bot_id = %(bot)s "

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from shared.bots.service import act_as
+from shared.db.unit import scope
 from shared.events.cloudevent import BadEvent, CloudEvent
 from shared.notify import discord, ledger, messages
 from shared.notify.errors import PermanentFailure, TransientFailure, WebhookGone
@@ -322,7 +322,7 @@ class Notifier:
         if owner is None:
             return None, None
         async with self.pool.connection() as conn, conn.transaction():
-            await act_as(conn, owner)
+            await scope(conn, user=owner)
             cur = conn.cursor(row_factory=dict_row)
             await cur.execute(
                 "SELECT id, owner_id, slug, name, language, discord_webhook,"
@@ -357,7 +357,7 @@ class Notifier:
         """Stop using the bot's webhook and tell its owner why (unless it was changed)."""
         reason = _GONE_REASON.get(status, f"Discord answered {status} for this webhook.")
         async with self.pool.connection() as conn, conn.transaction():
-            await act_as(conn, bot.owner_id)
+            await scope(conn, user=bot.owner_id)
             cur = await conn.execute(
                 "UPDATE bots SET discord_webhook_disabled_at = now(),"
                 " discord_webhook_disabled_reason = %s"
