@@ -12,7 +12,6 @@ from starlette.responses import JSONResponse, Response
 from shared.accounts.context import authenticate
 from shared.content.service import ContentService
 from shared.errors import BadRequest, LengthRequired, PayloadTooLarge
-from shared.events.outbox import send_after_commit
 from shared.http import Router, endpoint
 from shared.logs import configure_logging
 from shared.resources import get_resources
@@ -26,13 +25,11 @@ MULTIPART_OVERHEAD = 64 * 1024
 async def _service() -> ContentService:
     res = get_resources("content")
     return ContentService(
-        await res.pool(), res.object_store(), max_bytes=res.settings.max_upload_bytes
+        await res.pool(),
+        res.object_store(),
+        max_bytes=res.settings.max_upload_bytes,
+        broker_url=res.settings.broker_url,
     )
-
-
-async def _send_after_commit(event_ids: list[str]) -> None:
-    res = get_resources("content")
-    await send_after_commit(await res.pool(), res.settings.broker_url, event_ids)
 
 
 async def _file(request: Request, limit: int) -> tuple[str | None, bytes]:
@@ -65,8 +62,7 @@ async def upload(request: Request) -> Response:
     principal = authenticate(request, "access")
     service = await _service()
     filename, data = await _file(request, service.max_bytes)
-    body, event_id = await service.upload(principal, request.path_params["bot"], filename, data)
-    await _send_after_commit([event_id])
+    body, _ = await service.upload(principal, request.path_params["bot"], filename, data)
     return JSONResponse(body, status_code=202, headers=NO_STORE)
 
 
@@ -86,19 +82,17 @@ async def get_document(request: Request) -> Response:
 
 async def delete_document(request: Request) -> Response:
     principal = authenticate(request, "access")
-    event_id = await (await _service()).delete(
+    await (await _service()).delete(
         principal, request.path_params["bot"], request.path_params["id"]
     )
-    await _send_after_commit([event_id])
     return Response(status_code=204)
 
 
 async def reindex(request: Request) -> Response:
     principal = authenticate(request, "access")
-    body, event_ids = await (await _service()).reindex(
+    body, _ = await (await _service()).reindex(
         principal, request.path_params["bot"], request.path_params.get("id")
     )
-    await _send_after_commit(event_ids)
     return JSONResponse(body, status_code=202, headers=NO_STORE)
 
 

@@ -8,7 +8,6 @@ import functions_framework.aio
 from shared.digest.days import requested_day
 from shared.digest.service import compile_day
 from shared.events.cloudevent import CloudEvent
-from shared.events.outbox import send_after_commit
 from shared.events.receive import cloudevent_endpoint
 from shared.logs import configure_logging
 from shared.resources import get_resources
@@ -24,9 +23,8 @@ async def digest(event: CloudEvent) -> None:
     timezone = res.settings.quota_timezone
     day = requested_day(event, timezone)
     pool = await res.pool()
-    event_ids = await compile_day(pool, day, timezone)
+    event_ids = await compile_day(pool, day, timezone, sink=res.settings.broker_url)
     log.info(
         "daily digest compiled",
         extra={"day": day.isoformat(), "digests": len(event_ids), "trigger_id": event.id},
     )
-    await send_after_commit(pool, res.settings.broker_url, event_ids)

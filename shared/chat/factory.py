@@ -101,5 +101,6 @@ async def chat_service() -> ChatService:
                     generator_from_settings(settings),
                     decision=decision_model(settings, provider.name),
                     translate=settings.question_translation,
+                    broker_url=settings.broker_url,
                 )
     return _service

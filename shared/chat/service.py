@@ -41,7 +41,7 @@ from shared.chat.generation import NOT_COVERED, GenerationRequest, Generator, Pa
 from shared.chat.output import OutputFilter
 from shared.chat.retrieval import Hit, Retrieval, Retriever, merge
 from shared.chat.rewrite import is_follow_up, rule_rewrite
-from shared.db.unit import scope
+from shared.db.unit import scope, unit_of_work
 from shared.documents.sentences import language as text_language
 from shared.errors import BadRequest, NotFound
 from shared.events import outbox
@@ -399,8 +399,10 @@ class ChatService:
         *,
         decision: Model | None = None,
         translate: bool = True,
+        broker_url: str | None = None,
     ) -> None:
         self.pool = pool
+        self.broker_url = broker_url  # where events go right after their commit
         self.redis = redis
         self.quotas = quotas
         self.retriever = retriever
@@ -616,9 +618,8 @@ class ChatService:
             first = await self.redis.set(marker, "1", nx=True, ex=2 * 86400)
             if not first:
                 return
-            async with self.pool.connection() as conn, conn.transaction():
-                await outbox.record(
-                    conn,
+            async with unit_of_work(self.pool, sink=self.broker_url) as uow:
+                await uow.record(
                     "dev.protostar.quota.exhausted",
                     SOURCE,
                     {"bot_id": bot.id, "role": principal.role, "scope": exc.scope},

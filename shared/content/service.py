@@ -8,6 +8,7 @@ import hashlib
 import logging
 import uuid
 from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from psycopg.rows import dict_row
@@ -15,9 +16,9 @@ from psycopg_pool import AsyncConnectionPool
 
 from shared.accounts.principal import Principal
 from shared.bots.owned import bot_owner, owned_bot_id
+from shared.db.unit import UnitOfWork, unit_of_work
 from shared.documents import inspect_upload
 from shared.errors import NotFound
-from shared.events import outbox
 from shared.storage.base import ObjectStore
 
 log = logging.getLogger("protostar.content")
@@ -59,10 +60,21 @@ _COLUMNS = (
 
 
 class ContentService:
-    def __init__(self, pool: AsyncConnectionPool, store: ObjectStore, *, max_bytes: int) -> None:
+    def __init__(
+        self,
+        pool: AsyncConnectionPool,
+        store: ObjectStore,
+        *,
+        max_bytes: int,
+        broker_url: str | None = None,
+    ) -> None:
         self.pool = pool
         self.store = store
         self.max_bytes = max_bytes
+        self.broker_url = broker_url  # events go there right after their commit
+
+    def _unit(self, owner: str) -> AbstractAsyncContextManager[UnitOfWork]:
+        return unit_of_work(self.pool, sink=self.broker_url, user=owner)
 
     async def upload(
         self, principal: Principal, slug: str, filename: str | None, data: bytes
@@ -80,7 +92,8 @@ class ContentService:
         key = f"bots/{bot_id}/documents/{doc_id}/{upload.filename}"
         await self.store.put(key, data, upload.media_type.value)
         try:
-            async with self.pool.connection() as conn, conn.transaction():
+            async with self._unit(owner) as uow:
+                conn = uow.conn
                 await owned_bot_id(conn, owner, slug)
                 title = upload.filename.rsplit(".", 1)[0][:300] or "Untitled document"
                 await conn.execute(
@@ -98,8 +111,7 @@ class ContentService:
                         key,
                     ),
                 )
-                event = await outbox.record(
-                    conn,
+                event = await uow.record(
                     UPLOADED,
                     SOURCE,
                     {
@@ -153,7 +165,8 @@ class ContentService:
         event (one transaction), then the original; returns the event's id."""
         owner = bot_owner(principal)
         doc_id = _doc_id(raw_id)
-        async with self.pool.connection() as conn, conn.transaction():
+        async with self._unit(owner) as uow:
+            conn = uow.conn
             bot_id = await owned_bot_id(conn, owner, slug)
             cur = await conn.execute(
                 "DELETE FROM documents WHERE id = %s AND bot_id = %s RETURNING object_key",
@@ -162,8 +175,7 @@ class ContentService:
             row = await cur.fetchone()
             if row is None:
                 raise NotFound("no such document", code="document_not_found")
-            event = await outbox.record(
-                conn,
+            event = await uow.record(
                 DELETED,
                 SOURCE,
                 {"document_id": doc_id, "bot_id": bot_id, "owner_id": owner},
@@ -183,7 +195,8 @@ class ContentService:
         owner = bot_owner(principal)
         doc_id = _doc_id(raw_id) if raw_id is not None else None
         ids: list[str] = []
-        async with self.pool.connection() as conn, conn.transaction():
+        async with self._unit(owner) as uow:
+            conn = uow.conn
             bot_id = await owned_bot_id(conn, owner, slug)
             params = {"bot": bot_id, "doc": doc_id}
             await conn.execute(
@@ -203,8 +216,7 @@ class ContentService:
             if doc_id is not None and not rows:
                 raise NotFound("no such document", code="document_not_found")
             for row in rows:
-                event = await outbox.record(
-                    conn,
+                event = await uow.record(
                     UPLOADED,
                     SOURCE,
                     {

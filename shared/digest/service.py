@@ -11,9 +11,8 @@ from typing import Any
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from shared.db.unit import scope
+from shared.db.unit import unit_of_work
 from shared.digest.days import day_window
-from shared.events import outbox
 
 log = logging.getLogger("protostar.digest")
 
@@ -78,13 +77,20 @@ async def owners_with_activity(
 
 
 async def compile_owner(
-    pool: AsyncConnectionPool, owner: str, day: date, start: datetime, end: datetime
+    pool: AsyncConnectionPool,
+    owner: str,
+    day: date,
+    start: datetime,
+    end: datetime,
+    *,
+    sink: str | None = None,
 ) -> list[str]:
-    """The digests of one owner's bots for ``day``; returns the ids of new events."""
+    """The digests of one owner's bots for ``day`` (one unit of work, its events sent
+    to ``sink`` after the commit); returns the ids of new events."""
     window = {"start": start, "end": end, "top": TOP_QUESTIONS}
     event_ids: list[str] = []
-    async with pool.connection() as conn, conn.transaction():
-        await scope(conn, user=owner)
+    async with unit_of_work(pool, sink=sink, user=owner) as uow:
+        conn = uow.conn
         cur = conn.cursor(row_factory=dict_row)
         await cur.execute(_COUNTS, window)
         bots = await cur.fetchall()
@@ -105,8 +111,7 @@ async def compile_owner(
             )
             if claimed.rowcount != 1:
                 continue  # compiled by an earlier (or concurrent) run
-            event = await outbox.record(
-                conn,
+            event = await uow.record(
                 COMPILED,
                 SOURCE,
                 {
@@ -131,7 +136,9 @@ async def compile_owner(
     return event_ids
 
 
-async def compile_day(pool: AsyncConnectionPool, day: date, timezone: str) -> list[str]:
+async def compile_day(
+    pool: AsyncConnectionPool, day: date, timezone: str, *, sink: str | None = None
+) -> list[str]:
     """Every digest of ``day`` (in ``timezone``) not compiled yet; returns new event ids.
 
     One transaction per owner: a failure leaves the others' digests recorded, and the
@@ -140,7 +147,7 @@ async def compile_day(pool: AsyncConnectionPool, day: date, timezone: str) -> li
     start, end = day_window(day, timezone)
     event_ids: list[str] = []
     for owner in await owners_with_activity(pool, start, end):
-        event_ids += await compile_owner(pool, owner, day, start, end)
+        event_ids += await compile_owner(pool, owner, day, start, end, sink=sink)
     log.info(
         "digests compiled",
         extra={"day": day.isoformat(), "events": len(event_ids)},
