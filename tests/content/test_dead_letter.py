@@ -34,6 +34,8 @@ from tests.embeddings.fake_gemini import serve
 from tests.support.gateway import Gateway
 from tests.support.subscriber import Subscriber, running_subscriber
 
+pytestmark = pytest.mark.e2e  # the whole system, through the local runtime
+
 RETRIES = 2  # deliveries: the first and 2 retries
 
 

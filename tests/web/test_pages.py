@@ -7,11 +7,14 @@ import gzip
 import re
 
 import httpx
+import pytest
 
 from shared.web.embedding import chat_page_values, origin_of
 from shared.web.headers import content_security_policy
 from tests.conftest import ROOT
 from tests.web.conftest import BOT, System
+
+pytestmark = pytest.mark.e2e  # the whole system, through the local runtime
 
 WIDGET = ROOT / "web" / "widget.js"
 
