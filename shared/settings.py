@@ -29,14 +29,12 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.errors import SettingsError
+from shared.notify.discord import is_webhook_url
 
 _PG_SCHEMES = ("postgresql", "postgres")
 _REDIS_SCHEMES = ("redis", "rediss", "unix")
 _AMQP_SCHEMES = ("amqp", "amqps")
 _STORE_SCHEMES = ("file", "s3")
-_DISCORD_WEBHOOK = re.compile(
-    r"https://(?:discord\.com|discordapp\.com)/api/(?:v[0-9]{1,2}/)?webhooks/[0-9]{1,25}/[A-Za-z0-9_-]{1,128}"
-)
 
 
 def redact_url(url: str) -> str:
@@ -314,7 +312,7 @@ class Settings(BaseSettings):
     def _discord_webhook(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None or not value.get_secret_value():
             return None
-        if not _DISCORD_WEBHOOK.fullmatch(value.get_secret_value().strip()):
+        if not is_webhook_url(value.get_secret_value()):
             raise ValueError("must be https://discord.com/api/webhooks/<id>/<token>")
         return SecretStr(value.get_secret_value().strip())
 

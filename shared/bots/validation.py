@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit
 
 from shared.errors import BadRequest
+from shared.notify.discord import is_webhook_url
 
 SLUG_MIN, SLUG_MAX = 3, 40
 NAME_MAX = 80
@@ -43,9 +44,6 @@ RESERVED_SLUGS = frozenset(
 
 _LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-_WEBHOOK = re.compile(
-    r"https://(?:discord\.com|discordapp\.com)/api/webhooks/[0-9]{1,25}/[A-Za-z0-9_-]{1,128}"
-)
 
 EDITABLE = frozenset(
     {
@@ -273,7 +271,7 @@ def discord_webhook(value: object) -> str | None:
     """A Discord webhook URL, or None (also for ``""``) to have none."""
     if value is None or value == "":
         return None
-    if not isinstance(value, str) or not _WEBHOOK.fullmatch(value.strip()):
+    if not isinstance(value, str) or not is_webhook_url(value):
         raise BadRequest(
             "discord_webhook must be a Discord webhook URL: "
             "https://discord.com/api/webhooks/<id>/<token>",

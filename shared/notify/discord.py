@@ -20,6 +20,18 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+# A Discord webhook URL, the one pattern for a bot's webhook and the operator's: the
+# API version segment (/api/v10/webhooks/...) is optional, as Discord accepts both.
+WEBHOOK_URL = re.compile(
+    r"https://(?:discord\.com|discordapp\.com)/api/(?:v[0-9]{1,2}/)?webhooks/"
+    r"[0-9]{1,25}/[A-Za-z0-9_-]{1,128}"
+)
+
+
+def is_webhook_url(value: str) -> bool:
+    return WEBHOOK_URL.fullmatch(value.strip()) is not None
+
+
 CONTENT_MAX = 2000
 EMBEDS_PER_MESSAGE = 10
 EMBEDS_TOTAL_MAX = 6000

@@ -115,10 +115,16 @@ def test_bad_slugs(slug: object, code: str) -> None:
     [
         "https://discord.com/api/webhooks/123456789012345678/abcDEF_123-xyz",
         "https://discordapp.com/api/webhooks/1/t",
+        "https://discord.com/api/v10/webhooks/123456789012345678/abc",
     ],
 )
 def test_discord_webhooks(url: str) -> None:
+    from shared.settings import Settings
+
     assert validation.discord_webhook(url) == url
+    operator = Settings(discord_operator_webhook=url).discord_operator_webhook
+    assert operator is not None
+    assert operator.get_secret_value() == url  # one pattern for bots and the operator
 
 
 @pytest.mark.parametrize(
@@ -140,6 +146,11 @@ def test_bad_discord_webhooks(url: object) -> None:
     with pytest.raises(BadRequest) as caught:
         validation.discord_webhook(url)
     assert caught.value.code == "invalid_discord_webhook"
+    if isinstance(url, str):  # the operator's webhook setting reads URLs the same way
+        from shared.settings import Settings
+
+        with pytest.raises(ValueError, match="webhook"):
+            Settings(discord_operator_webhook=url)
 
 
 def test_empty_webhook_means_none() -> None:
