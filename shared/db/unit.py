@@ -13,11 +13,12 @@ handed to the broker (outbox-relay re-sends whatever does not get through).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from psycopg import AsyncConnection, sql
+from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from shared.events import outbox
@@ -41,10 +42,14 @@ async def scope(
     pairs += list((settings or {}).items())
     if not pairs:
         return
-    statement = sql.SQL("SELECT {}").format(
-        sql.SQL(", ").join(sql.SQL("set_config(%s, %s, true)") for _ in pairs)
-    )
-    await conn.execute(statement, [x for pair in pairs for x in pair])
+    await conn.execute(_statement(len(pairs)), [x for pair in pairs for x in pair])
+
+
+@functools.cache
+def _statement(n: int) -> str:
+    # A constant text per count (the ask path runs it per question: the same text lets
+    # psycopg prepare it once per connection, and costs no composing).
+    return "SELECT " + ", ".join(["set_config(%s, %s, true)"] * n)
 
 
 class UnitOfWork:
