@@ -39,8 +39,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from shared.broker.model import TriggerSpec
-from shared.embedded.procs import free_port
+from localplatform.broker.model import TriggerSpec
+from localplatform.embedded.procs import free_port
 from shared.events.cloudevent import new_event, to_binary
 
 RABBIT = "amqp://guest:guest@127.0.0.1:5672/"
@@ -167,7 +167,15 @@ async def runtime(
         }
     )
     proc = subprocess.Popen(  # noqa: ASYNC220 - starting it does not block
-        [sys.executable, "-m", "shared.runtime", "--manifests", str(manifests), "--status", "off"],
+        [
+            sys.executable,
+            "-m",
+            "localplatform.runtime",
+            "--manifests",
+            str(manifests),
+            "--status",
+            "off",
+        ],
         cwd=ROOT,
         env=child_env,
         stdout=subprocess.DEVNULL,
@@ -232,7 +240,7 @@ async def through_runtime(name: str, env: dict[str, str], count: int, work: Path
 
 
 async def _delete_queues(namespace: str) -> None:
-    from shared.broker.rabbitmq import RabbitMQBackend
+    from localplatform.broker.rabbitmq import RabbitMQBackend
 
     backend = RabbitMQBackend(RABBIT, namespace=namespace)
     await backend.start([])

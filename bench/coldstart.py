@@ -2,7 +2,7 @@
 function in knative/base, beside a bare functions-framework hello function.
 
 Every Service of knative/base/services is started the way the local runtime starts it
-(shared/runtime/services.py): ``python -m shared.runtime.serve --target ... --source
+(localplatform/runtime/services.py): ``python -m localplatform.runtime.serve --target ... --source
 functions/<name>/main.py --signature-type http --port P`` with the manifest's env,
 ``PORT`` and ``K_SERVICE``, in its own session. The clock runs from ``Popen`` to the
 first response with the expected status on a cheap route, polled every 5 ms: a route
@@ -80,8 +80,8 @@ class Start:
 
 def services() -> list[tuple[str, str, Path, dict[str, str]]]:
     """(name, target, source, env) of every Service in knative/base."""
-    from shared.manifests.load import load_manifests
-    from shared.runtime.topology import build_topology
+    from localplatform.manifests.load import load_manifests
+    from localplatform.runtime.topology import build_topology
 
     topo = build_topology(load_manifests(ROOT / "knative" / "base"))
     return [
@@ -127,13 +127,13 @@ async def start_once(
     base_env: dict[str, str],
     log: Path,
 ) -> Start:
-    from shared.embedded import procs
+    from localplatform.embedded import procs
 
     port = procs.free_port()
     argv = [
         sys.executable,
         "-m",
-        "shared.runtime.serve",
+        "localplatform.runtime.serve",
         "--target",
         target,
         "--source",

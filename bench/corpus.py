@@ -321,9 +321,9 @@ def build(quick: bool) -> Corpus:
     size = QUICK if quick else FULL
     if size in _built:
         return _built[size]
+    from localplatform.embedded.postgres import EmbeddedPostgres
     from shared.db import bootstrap
     from shared.db.migrate import migrate
-    from shared.embedded.postgres import EmbeddedPostgres
 
     started = time.perf_counter()
     bots, vectors, words, chunk_words = generate(size)

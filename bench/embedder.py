@@ -2,7 +2,7 @@
 and our own overhead on the Gemini path against a zero-latency fake.
 
 Local: the real embedder function (``functions/embedder/main.py``) in its own process,
-served the way the local runtime serves it (``python -m shared.runtime.serve``), called
+served the way the local runtime serves it (``python -m localplatform.runtime.serve``), called
 by ``LocalEmbedder`` (one request per batch of 64); beside it, in this process and on
 the same texts, the packaged all-MiniLM-L6-v2 loaded with sentence-transformers and
 ``encode``d directly (batch 64, normalised, the same torch thread count). The two take
@@ -36,7 +36,7 @@ from typing import Any
 
 import aiohttp
 
-from shared.embedded.procs import free_port
+from localplatform.embedded.procs import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASET = ROOT.parent / "shared" / "data" / "resumes" / "UpdatedResumeDataSet.csv"
@@ -118,7 +118,7 @@ async def embedder_process(work: Path) -> AsyncIterator[tuple[str, float]]:
         [
             sys.executable,
             "-m",
-            "shared.runtime.serve",
+            "localplatform.runtime.serve",
             "--target",
             "embedder",
             "--source",

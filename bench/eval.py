@@ -421,12 +421,12 @@ async def run(sets: Sequence[EvalSet]) -> tuple[list[Outcome], str]:
     import psycopg
     from psycopg_pool import AsyncConnectionPool
 
+    from localplatform.embedded.postgres import EmbeddedPostgres
     from shared.chat.extractive import ExtractiveAnswerer
     from shared.chat.retrieval import Retriever
     from shared.chat.service import ChatService
     from shared.db import bootstrap
     from shared.db.migrate import migrate
-    from shared.embedded.postgres import EmbeddedPostgres
     from shared.storage.files import FileObjectStore
 
     with tempfile.TemporaryDirectory(prefix="protostar-eval-") as tmp:

@@ -7,7 +7,7 @@ UpdatedResumeDataSet.csv``, in file order, from one category at a time until ten
 are full), wrapped at 90 characters, 46 lines a page, as a PDF built here (the test
 kit's Type0 writer): the same bytes on every run. Without the dataset: synthetic text.
 
-- "upload to ready": the real local runtime (``python -m shared.runtime`` on
+- "upload to ready": the real local runtime (``python -m localplatform.runtime`` on
   knative/base, PostgreSQL broker backend, the embedder with the packaged model):
   ``POST /api/bots/{bot}/documents`` -> row + outbox -> broker -> embed (pypdf in its
   subprocess, chunks, terms) -> embedder over HTTP -> chunks and vectors in one
@@ -38,7 +38,7 @@ from typing import Any
 import aiohttp
 
 from bench.embedder import BENCH_KEY, DATASET, gemini_request, load_raw_model
-from shared.embedded.procs import free_port
+from localplatform.embedded.procs import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = 10

@@ -56,7 +56,7 @@ class Database:
 @pytest.fixture(scope="session")
 def pg() -> Iterator[Database]:
     """One embedded PostgreSQL 18 + pgvector for the session, bootstrapped and migrated."""
-    from shared.embedded.postgres import EmbeddedPostgres
+    from localplatform.embedded.postgres import EmbeddedPostgres
 
     root = workdir("pg")
     server = EmbeddedPostgres(root / "postgres", password="super-secret-pw", fsync=False)

@@ -26,7 +26,7 @@ async def _create(url: str, ttl_days: int) -> str:
 
 
 def _with_embedded_database(settings: Settings) -> str:
-    from shared.runtime.local import LocalRuntime
+    from localplatform.runtime.local import LocalRuntime
 
     runtime = LocalRuntime(settings)
     try:
@@ -42,7 +42,7 @@ def main() -> int:
         if settings.database_url:
             code = asyncio.run(_create(settings.database_url, settings.invite_ttl_days))
         else:
-            from shared.runtime.state import RuntimeState, database_url
+            from localplatform.runtime.state import RuntimeState, database_url
 
             check_data_dir(settings.data_dir)
             try:

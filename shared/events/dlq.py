@@ -17,11 +17,11 @@ import sys
 
 import httpx
 
+from localplatform.runtime.state import RuntimeState, database_url
 from shared.db.pool import open_pool
 from shared.errors import ProtostarError
 from shared.events import deadletters
 from shared.events.outbox import BrokerClient
-from shared.runtime.state import RuntimeState, database_url
 from shared.settings import load_settings
 
 

@@ -18,6 +18,8 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from localplatform.embedded.procs import free_port, spawn, stop
+from localplatform.embedded.redis import EmbeddedRedis
 from shared.accounts.principal import Principal
 from shared.accounts.quotas import (
     DAY_TTL,
@@ -29,8 +31,6 @@ from shared.accounts.quotas import (
     reset_past_days,
 )
 from shared.cache import open_redis
-from shared.embedded.procs import free_port, spawn, stop
-from shared.embedded.redis import EmbeddedRedis
 from shared.errors import ServiceUnavailable, TooManyRequests
 from shared.events.cloudevent import new_event, to_binary
 from tests.conftest import ROOT, workdir

@@ -16,8 +16,8 @@ EXTRA = {("GET", "/healthz"), ("GET", "/api/openapi.json")}
 
 def _public_functions() -> set[str]:
     """Functions behind the public host (internal ones have no public API)."""
-    from shared.manifests.load import load_manifests
-    from shared.runtime.topology import build_topology
+    from localplatform.manifests.load import load_manifests
+    from localplatform.runtime.topology import build_topology
 
     topology = build_topology(load_manifests(ROOT / "knative" / "base"))
     # web serves pages and static files (/, /b/{bot}, /widget.js, ...), not the API.

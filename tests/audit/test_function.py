@@ -16,12 +16,12 @@ import httpx
 import pytest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from localplatform.manifests.load import load_manifests
+from localplatform.runtime.topology import build_topology
 from shared.audit.entry import AUDITED
 from shared.audit.verify import verify
 from shared.events.catalog import default_catalog
 from shared.events.cloudevent import new_event, to_binary
-from shared.manifests.load import load_manifests
-from shared.runtime.topology import build_topology
 from tests.conftest import ROOT
 
 USER = "0b9d0c5e-6c1f-4a57-9a57-3f0c0c2b0f00"

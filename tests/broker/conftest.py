@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 import pytest
 
-from shared.broker.backend import Backend
-from shared.broker.broker import Broker
-from shared.broker.model import TriggerSpec
-from shared.broker.postgres import PostgresBackend
-from shared.broker.rabbitmq import RabbitMQBackend
+from localplatform.broker.backend import Backend
+from localplatform.broker.broker import Broker
+from localplatform.broker.model import TriggerSpec
+from localplatform.broker.postgres import PostgresBackend
+from localplatform.broker.rabbitmq import RabbitMQBackend
 from shared.events.catalog import Catalog
 from tests.conftest import Database
 from tests.support.subscriber import Subscriber, running_subscriber

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from starlette.responses import Response
 
-from shared.broker.model import DeliverySpec, TriggerSpec
+from localplatform.broker.model import DeliverySpec, TriggerSpec
 from shared.events.cloudevent import CloudEvent, new_event, to_binary
 from tests.broker.conftest import BrokerFactory, Subscriber
 

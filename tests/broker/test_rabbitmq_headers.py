@@ -7,7 +7,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-from shared.broker.rabbitmq import _to_event
+from localplatform.broker.rabbitmq import _to_event
 from shared.events.cloudevent import check_attributes
 
 

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from localplatform.embedded.redis import EmbeddedRedis
 from shared.cache import open_redis
-from shared.embedded.redis import EmbeddedRedis
 from tests.conftest import workdir
 
 

@@ -16,10 +16,10 @@ import httpx
 import pytest
 
 import shared.chat.factory
+from localplatform.embedded.procs import free_port
 from shared.chat.generation import GenerationError, Generator
 from shared.chat.llm import GeminiGenerator, OpenAICompatGenerator, Resilience
 from shared.chat.service import REFUSAL, ChatService
-from shared.embedded.procs import free_port
 from tests.accounts.conftest import bearer
 from tests.chat.conftest import guest_token, new_client, parse_sse
 from tests.chat.fake_llm import FakeLLM

@@ -20,11 +20,11 @@ import psycopg
 import pytest
 
 import shared.resources
-from shared.broker.broker import Broker
-from shared.broker.model import DeliverySpec, TriggerSpec
-from shared.broker.postgres import PostgresBackend
+from localplatform.broker.broker import Broker
+from localplatform.broker.model import DeliverySpec, TriggerSpec
+from localplatform.broker.postgres import PostgresBackend
+from localplatform.embedded.procs import free_port
 from shared.content.failure import FAILED, UPLOADED, give_up, undeliverable_reason
-from shared.embedded.procs import free_port
 from shared.events import deadletters
 from shared.events.cloudevent import CloudEvent, new_event, to_binary
 from shared.settings import get_settings

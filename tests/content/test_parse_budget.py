@@ -12,9 +12,9 @@ import psycopg
 import pytest
 
 import shared.resources
+from localplatform.embedded.procs import free_port
 from shared.content.failure import UPLOADED
 from shared.documents import budget
-from shared.embedded.procs import free_port
 from shared.events.cloudevent import CloudEvent, to_binary
 from shared.settings import get_settings
 from tests.accounts.conftest import PUBLIC_URL

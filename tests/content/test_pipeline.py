@@ -17,7 +17,7 @@ import psutil
 import psycopg
 import pytest
 
-from shared.embedded.procs import free_port
+from localplatform.embedded.procs import free_port
 from tests.conftest import ROOT, workdir
 from tests.documents.samples import make_pdf
 from tests.support.runtime import Up, clean_env

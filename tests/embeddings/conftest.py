@@ -10,7 +10,7 @@ import httpx
 import pytest
 from starlette.types import Receive, Scope, Send
 
-from shared.embedded.procs import free_port
+from localplatform.embedded.procs import free_port
 from tests.conftest import ROOT
 from tests.embeddings.fake_gemini import FakeGemini, serve
 

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 import pytest
 import redis
 
-from shared.embedded.procs import free_port
+from localplatform.embedded.procs import free_port
 from shared.embeddings.gemini import GeminiEmbedder
 from shared.errors import BadRequest, ServiceUnavailable
 from tests.embeddings.conftest import API_KEY

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from shared.embedded.procs import free_port
+from localplatform.embedded.procs import free_port
 from shared.embeddings.local import LocalEmbedder
 from shared.errors import BadRequest, ServiceUnavailable, SettingsError
 from tests.embeddings.conftest import Counting

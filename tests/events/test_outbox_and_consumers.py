@@ -292,7 +292,7 @@ async def test_sensitive_fields_leave_the_outbox_once_sent(pool: AsyncConnection
 
 
 async def test_send_after_commit_is_best_effort(pool: AsyncConnectionPool) -> None:
-    from shared.embedded.procs import free_port
+    from localplatform.embedded.procs import free_port
     from shared.events.outbox import send_after_commit
 
     async with pool.connection() as conn, conn.transaction():

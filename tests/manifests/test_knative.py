@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from shared.manifests import Manifest, load_catalog_types, load_manifests, validate
+from localplatform.manifests import Manifest, load_catalog_types, load_manifests, validate
 from tests.conftest import ROOT
 
 CRDS = ROOT.parent / "shared" / "knative-crds"
@@ -183,7 +183,7 @@ def test_no_secret_values_are_committed() -> None:
 
 def test_cli_validates_knative_and_prints_ok() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "shared.manifests"],
+        [sys.executable, "-m", "localplatform.manifests"],
         cwd=ROOT,
         capture_output=True,
         text=True,

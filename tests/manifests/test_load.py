@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.manifests import ManifestError, load_catalog_types, load_manifests
-from shared.manifests.__main__ import main
+from localplatform.manifests import ManifestError, load_catalog_types, load_manifests
+from localplatform.manifests.__main__ import main
 from tests.conftest import ROOT
 
 SERVICE = """\
@@ -169,7 +169,7 @@ def test_cli_ok_counts_each_manifest_once(
 
 def test_cli_without_crds_exits_2(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "shared.manifests"],
+        [sys.executable, "-m", "localplatform.manifests"],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from shared.manifests.pingsource import (
+from localplatform.manifests.pingsource import (
     PING_EVENT_TYPE,
     PingSourceError,
     PingSourceSpec,

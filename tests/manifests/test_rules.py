@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from shared.manifests import Manifest, Problem, validate
+from localplatform.manifests import Manifest, Problem, validate
 from tests.conftest import ROOT
 
 CRDS = ROOT.parent / "shared" / "knative-crds"

@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
+from localplatform.manifests import load_manifests
 from shared.events.cloudevent import new_event, to_binary
-from shared.manifests import load_manifests
 from tests.conftest import ROOT, Database
 from tests.notify.conftest import OPERATOR_ID, OPERATOR_TOKEN, ledger_rows, new_user
 from tests.notify.fake_discord import FakeDiscord

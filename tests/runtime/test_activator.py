@@ -15,8 +15,8 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from shared.embedded.procs import free_port
-from shared.runtime.ingress import Activator
+from localplatform.embedded.procs import free_port
+from localplatform.runtime.ingress import Activator
 
 
 @dataclass

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from shared.embedded.procs import free_port, spawn, stop
-from shared.embedded.redis import EmbeddedRedis
+from localplatform.embedded.procs import free_port, spawn, stop
+from localplatform.embedded.redis import EmbeddedRedis
 from tests.conftest import ROOT, Database, workdir
 
 

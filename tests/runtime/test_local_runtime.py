@@ -11,7 +11,7 @@ import httpx
 import psutil
 import pytest
 
-from shared.embedded.procs import free_port
+from localplatform.embedded.procs import free_port
 from tests.conftest import workdir
 from tests.support.runtime import Up
 

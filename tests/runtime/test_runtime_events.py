@@ -19,8 +19,8 @@ import pytest
 import yaml
 from starlette.responses import Response
 
-from shared.broker.model import TriggerSpec
-from shared.embedded.procs import free_port
+from localplatform.broker.model import TriggerSpec
+from localplatform.embedded.procs import free_port
 from shared.events.cloudevent import CloudEvent, new_event, to_binary
 from tests.conftest import ROOT, workdir
 from tests.support.runtime import Up, clean_env
@@ -120,7 +120,7 @@ async def namespace(backend_env: dict[str, str]) -> AsyncIterator[str]:
 
 async def delete_rabbit(ns: str) -> None:
     """Remove the test's exchange and queues from the shared RabbitMQ."""
-    from shared.broker.rabbitmq import RabbitMQBackend
+    from localplatform.broker.rabbitmq import RabbitMQBackend
 
     backend = RabbitMQBackend(RABBIT, namespace=ns)
     await backend.start([])

@@ -9,12 +9,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from localplatform.manifests.load import load_manifests
+from localplatform.manifests.pingsource import PingSourceSpec, ping_event_attributes
+from localplatform.runtime.topology import build_topology
 from shared.digest.days import day_window, previous_day, requested_day
 from shared.errors import BadRequest
 from shared.events.cloudevent import CloudEvent
-from shared.manifests.load import load_manifests
-from shared.manifests.pingsource import PingSourceSpec, ping_event_attributes
-from shared.runtime.topology import build_topology
 from tests.conftest import ROOT
 
 SEOUL = ZoneInfo("Asia/Seoul")

@@ -13,12 +13,12 @@ import psycopg
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
+from localplatform.manifests.load import load_manifests
+from localplatform.manifests.pingsource import ping_event_attributes
+from localplatform.runtime.topology import build_topology
 from shared.accounts.cleanup import delete_expired
 from shared.db.pool import open_pool
 from shared.events.cloudevent import CloudEvent, to_binary
-from shared.manifests.load import load_manifests
-from shared.manifests.pingsource import ping_event_attributes
-from shared.runtime.topology import build_topology
 from tests.conftest import ROOT, Database
 
 NOW = datetime.now(UTC)

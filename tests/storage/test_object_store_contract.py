@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from shared.embedded.procs import free_port
+from localplatform.embedded.procs import free_port
 from shared.errors import Forbidden, InvalidObjectKey, ObjectNotFound
 from shared.storage.base import ObjectStore
 from shared.storage.files import FileObjectStore

@@ -8,8 +8,8 @@ from typing import Any
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from shared.manifests.load import load_manifests
-from shared.runtime.topology import build_topology
+from localplatform.manifests.load import load_manifests
+from localplatform.runtime.topology import build_topology
 from tests.conftest import ROOT
 
 

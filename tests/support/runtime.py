@@ -51,7 +51,7 @@ class Up:
         argv = (
             [str(ROOT / "scripts" / "task"), "up"]
             if via_task
-            else [sys.executable, "-m", "shared.runtime", *(args or [])]
+            else [sys.executable, "-m", "localplatform.runtime", *(args or [])]
         )
         self.port = port
         self.proc = subprocess.Popen(

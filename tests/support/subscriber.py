@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from shared.embedded.procs import free_port
+from localplatform.embedded.procs import free_port
 from shared.events.cloudevent import CloudEvent, parse_http
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Awaitable, Callable, Sequence
 
-from shared.broker.model import TriggerSpec
+from localplatform.broker.model import TriggerSpec
 from shared.events.cloudevent import CloudEvent
 
 # Completes the whole delivery of one event (retries, dead letter). Raising means

@@ -16,9 +16,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from shared.embedded import procs
+from localplatform.embedded import procs
+from localplatform.runtime.topology import ServiceSpec
 from shared.errors import ServiceUnavailable
-from shared.runtime.topology import ServiceSpec
 
 log = logging.getLogger("protostar.runtime")
 
@@ -108,7 +108,7 @@ class ServiceProcess:
         argv = [
             sys.executable,
             "-m",
-            "shared.runtime.serve",
+            "localplatform.runtime.serve",
             "--target",
             self.spec.target,
             "--source",

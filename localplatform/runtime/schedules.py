@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 
 import httpx
 
+from localplatform.manifests.pingsource import PingSourceSpec, ping_event_attributes
 from shared.events.cloudevent import CloudEvent, to_binary
-from shared.manifests.pingsource import PingSourceSpec, ping_event_attributes
 
 log = logging.getLogger("protostar.runtime")
 

@@ -25,8 +25,8 @@ from aio_pika.abc import (
     AbstractRobustExchange,
 )
 
-from shared.broker.backend import Backend, Handler
-from shared.broker.model import TriggerSpec
+from localplatform.broker.backend import Backend, Handler
+from localplatform.broker.model import TriggerSpec
 from shared.events.cloudevent import CloudEvent
 
 _ATTRIBUTE = re.compile(r"[a-z0-9]{1,40}")  # as check_attributes accepts them

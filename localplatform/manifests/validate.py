@@ -4,7 +4,7 @@ Two layers, both offline:
 
 1. **Schema.** Every resource whose apiVersion/kind has a CRD in the CRD directory has
    each top-level field (``spec``) validated against that CRD's ``openAPIV3Schema``
-   (see :mod:`shared.manifests.crds`). Resources without a CRD here (ConfigMap, Secret,
+   (see :mod:`localplatform.manifests.crds`). Resources without a CRD here (ConfigMap, Secret,
    HTTPRoute, StatefulSet, Application, ...) get the root checks only. A resource in a
    Knative API group whose version or kind has no CRD is refused.
 2. **Admission rules** the schemas do not carry, which Knative's webhooks (or the
@@ -32,11 +32,11 @@ from pathlib import Path
 from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
-from shared.manifests.crds import Crd, load_crds, schema_errors
-from shared.manifests.crds import json_type as _type
-from shared.manifests.durations import parse_go_duration, parse_iso_duration
-from shared.manifests.load import Manifest
-from shared.manifests.pingsource import ScheduleError, check_timezone, parse_schedule
+from localplatform.manifests.crds import Crd, load_crds, schema_errors
+from localplatform.manifests.crds import json_type as _type
+from localplatform.manifests.durations import parse_go_duration, parse_iso_duration
+from localplatform.manifests.load import Manifest
+from localplatform.manifests.pingsource import ScheduleError, check_timezone, parse_schedule
 
 SERVING_SERVICE = ("serving.knative.dev", "Service")
 BROKER = ("eventing.knative.dev", "Broker")

@@ -1,4 +1,4 @@
-"""``python -m shared.manifests [PATH ...]``: validate Knative manifests offline.
+"""``python -m localplatform.manifests [PATH ...]``: validate Knative manifests offline.
 
 With no PATH, validates ``knative/`` at the repository root. A directory is searched
 for kustomization roots (``base/``, ``infra/``, ``overlays/*``), each validated as
@@ -22,15 +22,15 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from shared.manifests.catalog import load_catalog_types
-from shared.manifests.load import (
+from localplatform.manifests.catalog import load_catalog_types
+from localplatform.manifests.load import (
     KUSTOMIZATION_FILES,
     Manifest,
     ManifestError,
     kustomization_file,
     load_manifests,
 )
-from shared.manifests.validate import Problem, display_path, validate
+from localplatform.manifests.validate import Problem, display_path, validate
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PATH = ROOT / "knative"
@@ -119,7 +119,7 @@ def run(paths: Sequence[Path], crd_dir: Path, catalog_path: Path) -> tuple[list[
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m shared.manifests",
+        prog="python -m localplatform.manifests",
         description="Validate Knative manifests against the CRD schemas and admission rules.",
     )
     parser.add_argument(

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shared.broker.model import DeliverySpec
+from localplatform.broker.model import DeliverySpec
+from localplatform.manifests.durations import parse_go_duration, parse_iso_duration
+from localplatform.manifests.load import Manifest
+from localplatform.manifests.pingsource import PingSourceSpec
 from shared.errors import ProtostarError
-from shared.manifests.durations import parse_go_duration, parse_iso_duration
-from shared.manifests.load import Manifest
-from shared.manifests.pingsource import PingSourceSpec
 
 SERVING = "serving.knative.dev/v1"
 PARALLELISM = "rabbitmq.eventing.knative.dev/parallelism"

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
-from shared.embedded import procs
+from localplatform.embedded import procs
 from shared.errors import ServiceUnavailable
 
 log = logging.getLogger(__name__)

@@ -13,9 +13,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from localplatform.runtime.services import ServiceProcess
+from localplatform.runtime.topology import Topology
 from shared.errors import ServiceUnavailable
-from shared.runtime.services import ServiceProcess
-from shared.runtime.topology import Topology
 
 log = logging.getLogger("protostar.runtime")
 

@@ -5,7 +5,7 @@ twice the memory); the container image keeps that. Locally every Service runs th
 this module instead: the same ``create_asgi_app`` (so the same routing, decorators and
 error handling), served by uvicorn directly with uvloop and httptools.
 
-    python -m shared.runtime.serve --target health --source functions/health/main.py \\
+    python -m localplatform.runtime.serve --target health --source functions/health/main.py \\
         --port 8080
 """
 

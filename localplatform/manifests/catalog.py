@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml  # type: ignore[import-untyped,unused-ignore]
 
-from shared.manifests.load import ManifestError
+from localplatform.manifests.load import ManifestError
 
 
 def load_catalog_types(path: Path) -> set[str]:

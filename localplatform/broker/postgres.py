@@ -19,8 +19,8 @@ from psycopg import AsyncConnection, sql
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-from shared.broker.backend import Backend, Handler
-from shared.broker.model import TriggerSpec
+from localplatform.broker.backend import Backend, Handler
+from localplatform.broker.model import TriggerSpec
 from shared.events.cloudevent import CloudEvent
 
 log = logging.getLogger("protostar.broker")

@@ -28,9 +28,9 @@ from typing import IO, Any
 
 import uvicorn
 
+from localplatform.embedded import procs
 from shared.db import bootstrap
 from shared.db.migrate import migrate
-from shared.embedded import procs
 from shared.errors import ProtostarError, SettingsError
 from shared.secrets import SecretStore
 from shared.settings import Settings, check_data_dir, load_settings
@@ -146,7 +146,7 @@ class LocalRuntime:
         env["PROTOSTAR_DATA"] = str(self.data)
         env["SECRETS_DIR"] = str(self.settings.secrets_path)
         if not self.settings.database_url:
-            from shared.embedded.postgres import EmbeddedPostgres
+            from localplatform.embedded.postgres import EmbeddedPostgres
 
             self.postgres = EmbeddedPostgres(
                 self.data / "postgres", password=secrets.get("postgres-superuser-password")
@@ -167,7 +167,7 @@ class LocalRuntime:
         if applied:
             log.info("migrations applied", extra={"versions": applied})
         if not self.settings.redis_url:
-            from shared.embedded.redis import EmbeddedRedis
+            from localplatform.embedded.redis import EmbeddedRedis
 
             self.redis = EmbeddedRedis(self.data / "redis", password=secrets.get("redis-password"))
             self.redis.start()
@@ -190,14 +190,14 @@ class LocalRuntime:
     async def run(self, stop: asyncio.Event, ready: asyncio.Event | None = None) -> None:
         import httpx
 
-        from shared.broker.broker import Broker
-        from shared.broker.model import TriggerSpec
-        from shared.manifests.load import load_manifests
-        from shared.runtime.ingress import Activator, Front
-        from shared.runtime.schedules import PingStats, run_pingsource
-        from shared.runtime.services import ServiceProcess
-        from shared.runtime.state import RuntimeState
-        from shared.runtime.topology import SinkRef, build_topology
+        from localplatform.broker.broker import Broker
+        from localplatform.broker.model import TriggerSpec
+        from localplatform.manifests.load import load_manifests
+        from localplatform.runtime.ingress import Activator, Front
+        from localplatform.runtime.schedules import PingStats, run_pingsource
+        from localplatform.runtime.services import ServiceProcess
+        from localplatform.runtime.state import RuntimeState
+        from localplatform.runtime.topology import SinkRef, build_topology
 
         topo = build_topology(load_manifests(self.manifests), _namespace(self.manifests))
         ns = topo.namespace
@@ -383,15 +383,15 @@ class LocalRuntime:
         if kind == "rabbitmq":
             if not self.settings.rabbitmq_url:
                 raise SettingsError("BROKER_BACKEND: rabbitmq needs RABBITMQ_URL")
-            from shared.broker.rabbitmq import RabbitMQBackend
+            from localplatform.broker.rabbitmq import RabbitMQBackend
 
             return kind, RabbitMQBackend(self.settings.rabbitmq_url, namespace=namespace)
-        from shared.broker.postgres import PostgresBackend
+        from localplatform.broker.postgres import PostgresBackend
 
         return kind, PostgresBackend(self.env["DATABASE_URL"], namespace=namespace)
 
     async def _report(self, snapshot: Any, state: Any) -> None:
-        from shared.runtime.status import CLEAR, render
+        from localplatform.runtime.status import CLEAR, render
 
         last_log = 0.0
         while True:
@@ -418,7 +418,7 @@ def _namespace(manifests: Path) -> str:
     """The kustomization's ``namespace:`` (what kustomize would stamp on every resource)."""
     import yaml
 
-    from shared.manifests.load import kustomization_file
+    from localplatform.manifests.load import kustomization_file
 
     found = kustomization_file(manifests) if manifests.is_dir() else None
     if found is not None:

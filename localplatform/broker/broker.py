@@ -14,9 +14,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from shared.broker.backend import Backend
-from shared.broker.dispatch import Dispatcher
-from shared.broker.model import TriggerSpec
+from localplatform.broker.backend import Backend
+from localplatform.broker.dispatch import Dispatcher
+from localplatform.broker.model import TriggerSpec
 from shared.errors import NotFound, ServiceUnavailable
 from shared.events.catalog import Catalog, default_catalog
 from shared.events.cloudevent import CloudEvent, parse_http

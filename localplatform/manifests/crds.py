@@ -30,7 +30,7 @@ import yaml  # type: ignore[import-untyped,unused-ignore]
 from jsonschema import Draft7Validator, ValidationError  # type: ignore[import-untyped,unused-ignore]
 from jsonschema.validators import extend  # type: ignore[import-untyped,unused-ignore]
 
-from shared.manifests.load import ManifestError
+from localplatform.manifests.load import ManifestError
 
 _DROPPED = ("description", "default", "example", "externalDocs")
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
-from shared.broker.model import RETRYABLE, TriggerSpec
+from localplatform.broker.model import RETRYABLE, TriggerSpec
 from shared.events.cloudevent import BadEvent, CloudEvent, parse_http, to_binary
 
 log = logging.getLogger("protostar.broker")

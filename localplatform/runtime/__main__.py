@@ -1,0 +1,5 @@
+import sys
+
+from localplatform.runtime.local import main
+
+sys.exit(main())

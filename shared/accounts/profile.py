@@ -1,0 +1,142 @@
+"""The signed-in user's own account: read, change (a new password ends every session),
+export everything stored about them, delete it all."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from psycopg.rows import dict_row
+
+from shared.accounts.base import AccountBase
+from shared.accounts.passwords import check_password
+from shared.accounts.records import (
+    SOURCE_USERS,
+    User,
+    _display_name,
+    _jsonable,
+    _revoke_everything,
+)
+from shared.db.unit import scope
+from shared.errors import (
+    BadRequest,
+    Forbidden,
+)
+
+
+class Profiles(AccountBase):
+    async def get_user(self, user_id: str) -> User:
+        async with self.pool.connection() as conn:
+            return await self.user_by_id(conn, user_id)
+
+    async def update_user(self, user_id: str, changes: dict[str, Any]) -> User:
+        allowed = {"display_name", "locale", "password", "current_password"}
+        unknown = sorted(set(changes) - allowed)
+        if unknown:
+            raise BadRequest(f"cannot change {unknown[0]!r}", code="invalid_field")
+        async with self.pool.connection() as conn, conn.transaction():
+            user = await self.user_by_id(conn, user_id, lock=True)
+            if "display_name" in changes:
+                await conn.execute(
+                    "UPDATE users SET display_name = %s, updated_at = now() WHERE id = %s",
+                    (_display_name(changes["display_name"]), user_id),
+                )
+            if "locale" in changes:
+                if changes["locale"] not in ("ko", "en", None):
+                    raise BadRequest("locale must be 'ko' or 'en'", code="invalid_locale")
+                await conn.execute(
+                    "UPDATE users SET locale = %s, updated_at = now() WHERE id = %s",
+                    (changes["locale"], user_id),
+                )
+            if "password" in changes:
+                cur = await conn.execute(
+                    "SELECT password_hash FROM users WHERE id = %s", (user_id,)
+                )
+                stored = await cur.fetchone()
+                current = changes.get("current_password")
+                if (
+                    stored is None
+                    or not isinstance(current, str)
+                    or not await self._verify(stored[0], current)
+                ):
+                    raise Forbidden("current_password is wrong", code="wrong_password")
+                if not isinstance(changes["password"], str):
+                    raise BadRequest("password must be a string", code="weak_password")
+                secret = check_password(changes["password"], email=user.email)
+                await conn.execute(
+                    "UPDATE users SET password_hash = %s, password_changed_at = now(), "
+                    "updated_at = now() WHERE id = %s",
+                    (await self._hash(secret), user_id),
+                )
+                # A new password ends every session and every open reset link.
+                await _revoke_everything(conn, user_id, "password_change")
+            return await self.user_by_id(conn, user_id)
+
+    async def export_user(self, user_id: str) -> dict[str, Any]:
+        """Everything stored about the user, as JSON (no secrets, no hashes)."""
+        async with self.pool.connection() as conn:
+            user = await self.user_by_id(conn, user_id)
+            cur = conn.cursor(row_factory=dict_row)
+            await cur.execute(
+                "SELECT family_id, created_at, expires_at, rotated_at, revoked_at, "
+                "revoke_reason FROM refresh_tokens WHERE user_id = %s ORDER BY created_at",
+                (user_id,),
+            )
+            sessions = await cur.fetchall()
+            await cur.execute(
+                "SELECT hint, created_at, expires_at, redeemed_at, redeemed_by = %s AS mine "
+                "FROM invites WHERE issued_by = %s OR redeemed_by = %s ORDER BY created_at",
+                (user_id, user_id, user_id),
+            )
+            invites = await cur.fetchall()
+            await cur.execute(
+                "SELECT created_at, expires_at, used_at FROM password_resets "
+                "WHERE user_id = %s ORDER BY created_at",
+                (user_id,),
+            )
+            resets = await cur.fetchall()
+            async with conn.transaction():
+                # Bots are row-level secured: read them as their owner.
+                await scope(conn, user=user_id)
+                await cur.execute(
+                    "SELECT id, slug, name, persona, greeting, suggested_questions, language, "
+                    "allowed_origins, discoverable, created_at, updated_at FROM bots "
+                    "WHERE owner_id = %s ORDER BY created_at",
+                    (user_id,),
+                )
+                bots = await cur.fetchall()
+            async with conn.transaction():
+                # Questions asked as this user, and their feedback (row-level secured by
+                # the asker).
+                await scope(conn, asker=f"user:{user_id}")
+                await cur.execute(
+                    "SELECT c.id AS conversation_id, c.title, m.id AS message_id, m.question, "
+                    "m.answer, m.citations, m.answerable, m.created_at, f.rating, f.comment "
+                    "FROM conversations c JOIN messages m ON m.conversation_id = c.id "
+                    "LEFT JOIN feedback f ON f.message_id = m.id "
+                    "WHERE c.asker = %s ORDER BY m.created_at",
+                    (f"user:{user_id}",),
+                )
+                questions = await cur.fetchall()
+        return {
+            "exported_at": datetime.now(UTC).isoformat(),
+            "user": user.public(),
+            "sessions": _jsonable(sessions),
+            "invites": _jsonable(invites),
+            "password_resets": _jsonable(resets),
+            "bots": _jsonable(bots),
+            "questions": _jsonable(questions),
+        }
+
+    async def delete_user(self, user_id: str) -> list[str]:
+        """Delete the account and every row that references it, in one transaction
+        (bots, documents, chunks and vectors go by cascade). Returns the object-store
+        prefixes the caller removes after the commit (originals live under the bots)."""
+        async with self._unit(user=user_id) as uow:
+            conn = uow.conn
+            await self.user_by_id(conn, user_id, lock=True)
+            cur = await conn.execute("SELECT id FROM bots WHERE owner_id = %s", (user_id,))
+            prefixes = [f"bots/{row[0]}/" for row in await cur.fetchall()]
+            await conn.execute("DELETE FROM users WHERE id = %s", (user_id,))
+            await uow.record("dev.protostar.user.deleted", SOURCE_USERS, {"user_id": user_id})
+        return [*prefixes, f"users/{user_id}/"]

@@ -1,5 +1,0 @@
-import sys
-
-from shared.runtime.local import main
-
-sys.exit(main())
