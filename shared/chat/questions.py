@@ -1,0 +1,67 @@
+"""A question as it arrives: its body checked (length, characters, fields), its language,
+who asks it (guest or user) and the quota view that goes back with the answer."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from shared.accounts.principal import Principal
+from shared.accounts.quotas import Quota
+from shared.documents.sentences import language as text_language
+from shared.errors import BadRequest
+
+MAX_QUESTION_CHARS = 2000
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def asker_of(principal: Principal) -> str:
+    kind = "guest" if principal.is_guest else "user"
+    return f"{kind}:{principal.subject}"
+
+
+def question_language(question: str, bot_language: str) -> str:
+    return bot_language if bot_language in ("ko", "en") else text_language(question)
+
+
+def parse_question(body: Mapping[str, Any]) -> tuple[str, str | None]:
+    question = body.get("question")
+    if not isinstance(question, str):
+        raise BadRequest("'question' must be a string", code="bad_question")
+    _encodable(question, "question")
+    question = _CONTROL.sub(" ", question).strip()
+    if not question:
+        raise BadRequest("the question is empty", code="empty_question")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise BadRequest(
+            f"the question is over {MAX_QUESTION_CHARS:,} characters", code="question_too_long"
+        )
+    conversation = body.get("conversation_id")
+    if conversation is not None and (
+        not isinstance(conversation, str) or not _UUID.match(conversation)
+    ):
+        raise BadRequest("'conversation_id' must be a UUID", code="bad_conversation_id")
+    unknown = set(body) - {"question", "conversation_id"}
+    if unknown:
+        raise BadRequest(f"unknown fields: {', '.join(sorted(unknown))}", code="unknown_fields")
+    return question, conversation
+
+
+def _encodable(text: str, field: str) -> None:
+    """JSON may carry lone surrogates ("\\ud800") that no UTF-8 text can hold."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequest(f"'{field}' is not valid Unicode text", code="bad_text") from None
+
+
+def quota_view(quota: Quota) -> dict[str, Any]:
+    return {
+        "limit": quota.limit,
+        "remaining": quota.remaining,
+        "reset_at": quota.reset_at.isoformat() if quota.reset_at else None,
+        "scope": quota.scope,
+    }
