@@ -36,9 +36,9 @@ from shared.chat.generation import (
     system_prompt,
     user_prompt,
 )
+from shared.resilience import is_outage, retry_hint, status_of
 
 log = logging.getLogger("protostar.chat.llm")
-RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 
 class CircuitOpen(GenerationError):
@@ -141,14 +141,14 @@ class Resilience:
                         "attempt": attempt,
                         "mid_stream": yielded,
                         "error": type(exc).__name__,
-                        "status": _status(exc),
+                        "status": status_of(exc),
                     },
                 )
                 if yielded or not outage or attempt >= self.attempts:
                     raise GenerationError(
                         "the answer could not be generated; your question was not counted"
                     ) from exc
-                hint = (retry_after or _retry_hint)(exc)
+                hint = (retry_after or retry_hint)(exc)
                 wait = min(self.backoff_max, self.backoff * 2 ** (attempt - 1))
                 wait = max(wait * (0.5 + random.random() / 2), min(hint or 0.0, self.backoff_max))  # noqa: S311
                 await asyncio.sleep(wait)
@@ -157,44 +157,6 @@ class Resilience:
                 # but a half-open trial must not hold the breaker shut for good.
                 self._trial = False
                 raise
-
-
-def _retry_hint(exc: BaseException) -> float | None:
-    """Seconds the server asked us to wait (``Retry-After``), if it said."""
-    response = getattr(exc, "response", None)
-    headers = getattr(response, "headers", None)
-    try:
-        value = headers.get("retry-after") if headers is not None else None
-        return float(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _status(exc: BaseException) -> int | None:
-    for attr in ("code", "status_code", "status"):
-        value = getattr(exc, attr, None)
-        if isinstance(value, int):
-            return value
-    return None
-
-
-def _transport(exc: BaseException) -> bool:
-    import httpx
-
-    if isinstance(exc, httpx.TransportError | TimeoutError | ConnectionError | OSError):
-        return True
-    try:
-        import aiohttp
-    except ImportError:  # pragma: no cover
-        return False
-    return isinstance(exc, aiohttp.ClientError)
-
-
-def _outage(exc: BaseException) -> bool:
-    status = _status(exc)
-    if status is not None:
-        return status in RETRY_STATUSES or status >= 500
-    return _transport(exc) or type(exc).__name__ in {"APIConnectionError", "APITimeoutError"}
 
 
 def rule_rewrite_prompt(question: str, history: Sequence[Turn], language: str) -> str:
@@ -303,7 +265,7 @@ class GeminiGenerator(Generator):
     async def stream(self, request: GenerationRequest) -> AsyncIterator[str]:
         system, prompt = system_prompt(request), user_prompt(request)
         async for piece in self.resilience.stream(
-            self.name, lambda: self._open(system, prompt, 1024), _outage
+            self.name, lambda: self._open(system, prompt, 1024), is_outage
         ):
             yield piece
 
@@ -312,7 +274,7 @@ class GeminiGenerator(Generator):
         out = [
             p
             async for p in self.resilience.stream(
-                self.name, lambda: self._open("You rewrite questions.", prompt, 200), _outage
+                self.name, lambda: self._open("You rewrite questions.", prompt, 200), is_outage
             )
         ]
         return clean_rewrite("".join(out), question)
@@ -322,7 +284,7 @@ class GeminiGenerator(Generator):
         out = [
             p
             async for p in self.resilience.stream(
-                self.name, lambda: self._open("You translate questions.", prompt, 200), _outage
+                self.name, lambda: self._open("You translate questions.", prompt, 200), is_outage
             )
         ]
         return clean_rewrite("".join(out), question)
@@ -397,7 +359,7 @@ class OpenAICompatGenerator(Generator):
             {"role": "user", "content": user_prompt(request)},
         ]
         async for piece in self.resilience.stream(
-            self.name, lambda: self._open(messages, 1024), _outage
+            self.name, lambda: self._open(messages, 1024), is_outage
         ):
             yield piece
 
@@ -409,7 +371,7 @@ class OpenAICompatGenerator(Generator):
         out = [
             p
             async for p in self.resilience.stream(
-                self.name, lambda: self._open(messages, 200), _outage
+                self.name, lambda: self._open(messages, 200), is_outage
             )
         ]
         return clean_rewrite("".join(out), question)
@@ -422,7 +384,7 @@ class OpenAICompatGenerator(Generator):
         out = [
             p
             async for p in self.resilience.stream(
-                self.name, lambda: self._open(messages, 200), _outage
+                self.name, lambda: self._open(messages, 200), is_outage
             )
         ]
         return clean_rewrite("".join(out), question)

@@ -32,7 +32,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -42,6 +41,7 @@ from tenacity.wait import wait_exponential_jitter
 
 from shared.embeddings import EmbeddingProvider, Task
 from shared.errors import BadRequest, ServiceUnavailable, SettingsError
+from shared.resilience import RETRY_STATUSES, is_outage, is_retryable, retry_hint, status_of
 from shared.settings import redact_url
 
 if TYPE_CHECKING:
@@ -54,8 +54,6 @@ T = TypeVar("T")
 
 MAX_BATCH = 100
 TASK_TYPES: dict[str, str] = {"document": "RETRIEVAL_DOCUMENT", "query": "RETRIEVAL_QUERY"}
-RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
 
 
 class _BadResponse(Exception):
@@ -141,7 +139,7 @@ class GeminiEmbedder(EmbeddingProvider):
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._attempts),
             wait=self._wait,
-            retry=retry_if_exception(_retryable),
+            retry=retry_if_exception(is_retryable),
             before_sleep=_log_retry,
             reraise=True,
         )
@@ -181,7 +179,7 @@ class GeminiEmbedder(EmbeddingProvider):
     def _wait(self, state: RetryCallState) -> float:
         backoff = self._backoff(state)
         exc = state.outcome.exception() if state.outcome else None
-        hint = _retry_hint(exc) if exc is not None else None
+        hint = retry_hint(exc)
         return min(self._backoff_max, max(backoff, hint or 0.0))
 
     def _unavailable(self, exc: Exception) -> Exception:
@@ -329,49 +327,10 @@ async def _guarded(breaker: pybreaker.CircuitBreaker, call: Callable[[], Awaitab
     return result
 
 
-def _status(exc: BaseException) -> int | None:
-    from google.genai import errors
-
-    return exc.code if isinstance(exc, errors.APIError) else None
-
-
-def _transport_error(exc: BaseException) -> bool:
-    import aiohttp
-    import httpx
-
-    return isinstance(exc, aiohttp.ClientError | httpx.TransportError | TimeoutError | OSError)
-
-
 def _is_outage(exc: BaseException) -> bool:
-    """Failures that say Gemini (or the way to it) is down: these trip the breaker."""
-    status = _status(exc)
-    if status is not None:
-        return status in RETRY_STATUSES or status >= 500
-    return isinstance(exc, _BadResponse) or _transport_error(exc)
-
-
-def _retryable(exc: BaseException) -> bool:
-    status = _status(exc)
-    if status is not None:
-        return status in RETRY_STATUSES
-    return _transport_error(exc)
-
-
-def _retry_hint(exc: BaseException) -> float | None:
-    """Seconds the server asked us to wait: ``RetryInfo.retryDelay`` or ``Retry-After``."""
-    details = getattr(exc, "details", None)
-    error = details.get("error", details) if isinstance(details, dict) else None
-    items = error.get("details") if isinstance(error, dict) else None
-    for item in items if isinstance(items, list) else []:
-        if isinstance(item, dict) and str(item.get("@type", "")).endswith("RetryInfo"):
-            match = _DURATION.match(str(item.get("retryDelay", "")))
-            if match:
-                return float(match.group(1))
-    headers = getattr(getattr(exc, "response", None), "headers", None)
-    try:
-        return float(headers.get("Retry-After")) if headers is not None else None
-    except (TypeError, ValueError):
-        return None
+    """Failures that say Gemini (or the way to it) is down: these trip the breaker. An
+    unusable answer counts as one too."""
+    return isinstance(exc, _BadResponse) or is_outage(exc)
 
 
 def _log_retry(state: RetryCallState) -> None:
@@ -381,7 +340,7 @@ def _log_retry(state: RetryCallState) -> None:
         "gemini embedding attempt failed; retrying",
         extra={
             "attempt": state.attempt_number,
-            "status": _status(exc) if exc else None,
+            "status": status_of(exc),
             "error": type(exc).__name__ if exc else None,
             "wait_s": round(wait, 2) if wait is not None else None,
         },
