@@ -8,7 +8,6 @@ import functions_framework.aio
 from shared.content.failure import UPLOADED, give_up
 from shared.events import deadletters
 from shared.events.cloudevent import CloudEvent
-from shared.events.outbox import send_after_commit
 from shared.events.receive import cloudevent_endpoint
 from shared.logs import configure_logging
 from shared.resources import get_resources
@@ -36,7 +35,8 @@ async def deadletter(event: CloudEvent) -> None:
         return
     # Also on a repeated dead letter: giving up is idempotent, and a crash between the
     # two steps must not leave the document waiting forever.
-    outcome, failed_id = await give_up(pool, event)
-    log.info("document given up", extra={"event_id": event.id, "outcome": outcome})
-    if failed_id is not None:  # document.failed
-        await send_after_commit(pool, res.settings.broker_url, [failed_id])
+    outcome, failed_id = await give_up(pool, event, sink=res.settings.broker_url)
+    log.info(
+        "document given up",
+        extra={"event_id": event.id, "outcome": outcome, "failed_event": failed_id},
+    )

@@ -9,7 +9,6 @@ from shared.content.embedding import process
 from shared.embeddings import EmbeddingProvider
 from shared.embeddings.factory import provider_from_settings
 from shared.events.cloudevent import BadEvent, CloudEvent
-from shared.events.outbox import send_after_commit
 from shared.events.receive import cloudevent_endpoint
 from shared.logs import configure_logging
 from shared.resources import get_resources
@@ -28,7 +27,7 @@ async def embed(event: CloudEvent) -> None:
     res = get_resources("embed")
     _provider = _provider or provider_from_settings(res.settings)
     pool = await res.pool()
-    outcome = await process(pool, res.object_store(), _provider, event)
+    outcome = await process(
+        pool, res.object_store(), _provider, event, sink=res.settings.broker_url
+    )
     log.info("document processed", extra={"event_id": event.id, "outcome": outcome})
-    if outcome in ("ready", "failed"):  # the ready/failed event
-        await send_after_commit(pool, res.settings.broker_url, limit=20)

@@ -15,8 +15,7 @@ import uuid
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from shared.db.unit import scope
-from shared.events import outbox
+from shared.db.unit import UnitOfWork, unit_of_work
 from shared.events.cloudevent import CloudEvent
 
 log = logging.getLogger("protostar.embed")
@@ -36,17 +35,17 @@ async def already_processed(conn: AsyncConnection, event: CloudEvent) -> bool:
     return await cur.fetchone() is not None
 
 
-async def fail_document(conn: AsyncConnection, doc_id: str, bot_id: str, reason: str) -> CloudEvent:
-    """Status ``failed`` with its human reason, no chunks, and the event: one transaction."""
+async def fail_document(uow: UnitOfWork, doc_id: str, bot_id: str, reason: str) -> CloudEvent:
+    """Status ``failed`` with its human reason, no chunks, and the event: one unit."""
     reason = reason[:1000]
+    conn = uow.conn
     await conn.execute(
         "UPDATE documents SET status = 'failed', error = %s, chunk_count = 0, "
         "updated_at = now() WHERE id = %s",
         (reason, doc_id),
     )
     await conn.execute("DELETE FROM chunks WHERE document_id = %s", (doc_id,))
-    event = await outbox.record(
-        conn,
+    event = await uow.record(
         FAILED,
         SOURCE,
         {"document_id": doc_id, "bot_id": bot_id, "reason": reason},
@@ -56,7 +55,9 @@ async def fail_document(conn: AsyncConnection, doc_id: str, bot_id: str, reason:
     return event
 
 
-async def give_up(pool: AsyncConnectionPool, dead: CloudEvent) -> tuple[str, str | None]:
+async def give_up(
+    pool: AsyncConnectionPool, dead: CloudEvent, *, sink: str | None = None
+) -> tuple[str, str | None]:
     """A ``document.uploaded`` event reached the dead-letter sink: no delivery will
     finish it, so the document ends ``failed`` with a human reason and
     ``document.failed`` is recorded (one transaction); returns the outcome.
@@ -66,7 +67,7 @@ async def give_up(pool: AsyncConnectionPool, dead: CloudEvent) -> tuple[str, str
     nothing, a dead letter of an event a reindex has superseded leaves the document to
     the newer event, and a later replay or reindex can still make it ``ready`` (embed's
     own claim of the event is never taken here). Returns the outcome and the id of the
-    recorded ``document.failed`` event, if any.
+    recorded ``document.failed`` event, if any (sent to ``sink`` after the commit).
     """
     try:
         data = dead.json()
@@ -74,8 +75,8 @@ async def give_up(pool: AsyncConnectionPool, dead: CloudEvent) -> tuple[str, str
         owner = str(uuid.UUID(str(data["owner_id"])))
     except (ValueError, KeyError, TypeError):
         return "ignored", None  # not a document event we can act on; the dead letter is kept
-    async with pool.connection() as conn, conn.transaction():
-        await scope(conn, user=owner)
+    async with unit_of_work(pool, sink=sink, user=owner) as uow:
+        conn = uow.conn
         cur = await conn.execute(
             "SELECT bot_id, status, embed_event, embed_attempts FROM documents "
             "WHERE id = %s FOR UPDATE",
@@ -89,7 +90,7 @@ async def give_up(pool: AsyncConnectionPool, dead: CloudEvent) -> tuple[str, str
             return "settled", None
         if waits_on is not None and waits_on != dead.id:
             return "superseded", None
-        event = await fail_document(conn, doc_id, str(bot_id), undeliverable_reason(dead, attempts))
+        event = await fail_document(uow, doc_id, str(bot_id), undeliverable_reason(dead, attempts))
     return "failed", event.id
 
 
