@@ -12,10 +12,9 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 
 from tests.conftest import workdir
-from tests.runtime.test_runtime_events import BASE, _doc, start, wait_state
+from tests.runtime.test_runtime_events import BASE, _doc, start, wait_state, write_kustomization
 from tests.support.subscriber import Subscriber, running_subscriber
 
 pytestmark = pytest.mark.e2e
@@ -51,18 +50,7 @@ def auth_manifests(directory: Path, namespace: str, sub: Subscriber) -> Path:
                 },
             }
         )
-    (directory / "all.yaml").write_text(yaml.safe_dump_all(docs))
-    (directory / "kustomization.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "kustomize.config.k8s.io/v1beta1",
-                "kind": "Kustomization",
-                "namespace": namespace,
-                "resources": ["all.yaml"],
-            }
-        )
-    )
-    return directory
+    return write_kustomization(directory, namespace, docs)
 
 
 @pytest.fixture

@@ -79,6 +79,11 @@ def write_manifests(
     ping = _doc(BASE / "eventing" / "pingsource-outbox-relay.yaml")
     ping["spec"]["schedule"] = "*/2 * * * * *"  # seconds first: every 2 seconds
     docs.append(ping)
+    return write_kustomization(directory, namespace, docs)
+
+
+def write_kustomization(directory: Path, namespace: str, docs: list[dict[str, Any]]) -> Path:
+    """``docs`` as one kustomization of ``namespace`` in ``directory``."""
     (directory / "all.yaml").write_text(yaml.safe_dump_all(docs))
     (directory / "kustomization.yaml").write_text(
         yaml.safe_dump(
