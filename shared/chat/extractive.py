@@ -23,9 +23,9 @@ from shared.chat.generation import (
     Passage,
     strip_instructions,
 )
-from shared.documents.chunking import FENCE
 from shared.documents.lexical import loanword_keys
 from shared.documents.loanwords import LATIN_MARK
+from shared.documents.model import FENCE
 from shared.documents.sentences import has_hangul, split_sentences
 from shared.documents.sentences import language as text_language
 

@@ -81,8 +81,6 @@ __all__ = [
 
 log = logging.getLogger("protostar.chat")
 
-log = logging.getLogger("protostar.chat")
-
 SOURCE = "/protostar/chat"
 
 MAX_TEST_QUESTIONS = 20  # per request of the owner's "test your bot"

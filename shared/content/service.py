@@ -91,8 +91,10 @@ class ContentService:
         doc_id = str(uuid.uuid4())
         key = f"bots/{bot_id}/documents/{doc_id}/{upload.filename}"
         await self.store.put(key, data, upload.media_type.value)
+        unit: UnitOfWork | None = None
         try:
             async with self._unit(owner) as uow:
+                unit = uow
                 conn = uow.conn
                 await owned_bot_id(conn, owner, slug)
                 title = upload.filename.rsplit(".", 1)[0][:300] or "Untitled document"
@@ -128,7 +130,10 @@ class ContentService:
                     "UPDATE documents SET embed_event = %s WHERE id = %s", (event.id, doc_id)
                 )
         except BaseException:
-            await self.store.delete(key)
+            # Nothing half-stored: the original goes unless its row committed (a
+            # cancellation while the event is being sent must not orphan the row).
+            if unit is None or not unit.committed:
+                await self.store.delete(key)
             raise
         return {"id": doc_id, "status": "uploaded"}, event.id
 

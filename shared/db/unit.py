@@ -58,6 +58,7 @@ class UnitOfWork:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
         self.events: list[CloudEvent] = []
+        self.committed = False  # set once the transaction has committed (before sending)
 
     async def record(
         self, type_: str, source: str, data: Any, *, subject: str | None = None
@@ -83,5 +84,6 @@ async def unit_of_work(
         await scope(conn, user=user, asker=asker, bot=bot)
         unit = UnitOfWork(conn)
         yield unit
+    unit.committed = True
     if unit.events:
         await outbox.send_after_commit(pool, sink, [e.id for e in unit.events])

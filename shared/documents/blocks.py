@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from shared.documents.budget import check
 from shared.documents.errors import ExtractionFailed
-from shared.documents.model import Block, BlockKind
+from shared.documents.model import ESCAPED_FENCE, FENCE, Block, BlockKind
 from shared.documents.text import clean_text
 
 MAX_TEXT_CHARS = 2_000_000  # about 700 pages; a bound on chunks, vectors and the LLM bill
@@ -50,12 +50,12 @@ class BlockBuilder:
 
     def code(self, text: str) -> None:
         """A code block: each line cleaned, blank lines dropped, the lines kept."""
-        lines = [line for line in map(clean_text, text.split("\n")) if line]
+        lines = [_unfenced(line) for line in map(clean_text, text.split("\n")) if line]
         if lines:
             self._add(Block(BlockKind.CODE, "\n".join(lines), 0, self.section_path))
 
     def _content(self, kind: BlockKind, text: str, level: int) -> None:
-        text = clean_text(text)
+        text = _unfenced(clean_text(text))
         if text:
             self._add(Block(kind, text, level, self.section_path))
 
@@ -72,3 +72,8 @@ class BlockBuilder:
 
     def first_heading(self) -> str | None:
         return next((b.text for b in self.blocks if b.kind is BlockKind.HEADING), None)
+
+
+def _unfenced(line: str) -> str:
+    """A line that is exactly the fence marker, escaped (see ``model.FENCE``)."""
+    return ESCAPED_FENCE if line == FENCE else line

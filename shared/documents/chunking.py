@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shared.documents.budget import check
-from shared.documents.model import Block, BlockKind, Chunk, ExtractedDocument
+from shared.documents.model import FENCE, Block, BlockKind, Chunk, ExtractedDocument
 from shared.documents.sentences import language, split_sentences
 
 TARGET_CHARS = 900
@@ -67,9 +67,6 @@ def chunk(
         packer.fresh = len(pending_headings)
         packer.end_section()
     return packer.chunks
-
-
-FENCE = "```"  # a code block's lines in a chunk's text sit between fence lines
 
 
 def _units(block: Block, index: int, max_chars: int) -> list[_Unit]:

@@ -174,8 +174,9 @@ class _Walker:
                 self.flush()
                 self.walk(child, replace(child_context, list_depth=context.list_depth + 1))
                 self.flush()
-            elif tag == "pre":
-                # A code block: its lines are kept, and it is never a sentence to quote.
+            elif tag == "pre" and child.css_first("code") is not None:
+                # A code block (<pre><code>, as Markdown writes one): its lines are kept,
+                # and it is never a sentence to quote. Other preformatted text is prose.
                 self.flush()
                 self.builder.code(visible_text(child, self, child_context, keep_lines=True))
             elif tag in _BLOCKS:

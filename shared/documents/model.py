@@ -43,6 +43,12 @@ class BlockKind(StrEnum):
     CODE = "code"  # preformatted text (a code block): kept whole, its lines kept
 
 
+# A code block's lines sit between two lines of exactly this in a chunk's text; a line of
+# a document that is exactly this is written ESCAPED_FENCE, so it never opens or closes one.
+FENCE = "```"
+ESCAPED_FENCE = "`` `"
+
+
 @dataclass(frozen=True, slots=True)
 class Block:
     """One structural unit of a document, in reading order.

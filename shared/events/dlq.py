@@ -17,7 +17,6 @@ import sys
 
 import httpx
 
-from localplatform.runtime.state import RuntimeState, database_url
 from shared.db.pool import open_pool
 from shared.errors import ProtostarError
 from shared.events import deadletters
@@ -47,9 +46,16 @@ async def run(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     settings = load_settings()
     state = None
-    if not (settings.database_url and settings.broker_url):
+    if settings.database_url and settings.broker_url:
+        url = settings.database_url
+    else:
+        # A local run (task events:dlq): the running runtime's embedded servers. Only
+        # then is the local platform imported; a function image does not hold it.
+        from localplatform.runtime.state import RuntimeState, database_url
+
         state = RuntimeState.read(settings.data_dir)
-    pool = await open_pool(database_url(settings, state), name="events-dlq", min_size=1, max_size=2)
+        url = database_url(settings, state)
+    pool = await open_pool(url, name="events-dlq", min_size=1, max_size=2)
     try:
         letters = await deadletters.list_dead_letters(
             pool, include_replayed=args.all and args.action == "list", limit=10000

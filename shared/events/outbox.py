@@ -169,6 +169,7 @@ async def send_pending(
 
 
 _clients: dict[str, BrokerClient] = {}
+AFTER_COMMIT_TIMEOUT = 3.0  # seconds a best-effort send after a commit may take
 
 
 async def send_after_commit(
@@ -186,7 +187,11 @@ async def send_after_commit(
         return
     client = _clients.get(broker_url)
     if client is None:
-        client = _clients[broker_url] = BrokerClient(broker_url)
+        # Short: the request that wrote the events waits for this, and what does not get
+        # through in time, outbox-relay sends (consumers are idempotent).
+        client = _clients[broker_url] = BrokerClient(
+            broker_url, httpx.AsyncClient(timeout=AFTER_COMMIT_TIMEOUT)
+        )
     try:
         await send_pending(pool, client, event_ids=event_ids, limit=limit)
     except Exception:

@@ -432,9 +432,38 @@ def test_a_code_block_keeps_its_lines_between_fences() -> None:
     assert "settlement_daily" in only.text
 
 
-def test_an_html_pre_is_a_code_block_with_its_line_breaks() -> None:
-    html = b"<h1>T</h1><p>Intro text here.</p><pre>SELECT 1;<br>SELECT  2;\n\n-- done</pre>"
+def test_an_html_pre_of_code_is_a_code_block_with_its_line_breaks() -> None:
+    html = (
+        b"<h1>T</h1><p>Intro text here.</p>"
+        b"<pre><code>SELECT 1;<br>SELECT  2;\n\n-- done</code></pre>"
+    )
     doc, chunks = chunks_of(html, "page.html")
     code = [b.text for b in doc.blocks if b.kind is BlockKind.CODE]
     assert code == ["SELECT 1;\nSELECT 2;\n-- done"]
     assert "```\nSELECT 1;\nSELECT 2;\n-- done\n```" in chunks[0].text
+
+
+def test_preformatted_prose_is_not_code() -> None:
+    # A plain-text resume exported into <pre>: prose, quotable like any other.
+    html = b"<pre>Jane Doe\nLed the payments team for three years at Acme.</pre>"
+    doc, _ = chunks_of(html, "resume.html")
+    assert all(b.kind is not BlockKind.CODE for b in doc.blocks)
+    assert "Led the payments team for three years at Acme." in doc.text
+
+
+def test_a_literal_fence_line_never_opens_or_closes_a_code_block() -> None:
+    from shared.chat.extractive import candidates
+    from shared.chat.generation import Passage
+
+    markdown = (
+        "# Fences\n\nA fence is written like this.\n\n"
+        "````\n```python\nprint(1)\n```\n````\n\n"
+        "After the example the prose goes on and stays quotable.\n"
+    )
+    _, (only,) = chunks_of(markdown.encode(), "fences.md")
+    inner = only.text[only.text.index("```\n") + 4 : only.text.rindex("\n```")]
+    assert "`` `" in inner.split("\n")  # the example's own closing fence, escaped
+    assert "```" not in inner.split("\n")
+    quoted = [c.text for c in candidates([Passage(1, "d", "Fences", "Fences", only.text)])]
+    assert "After the example the prose goes on and stays quotable." in quoted
+    assert not any("print(1)" in q for q in quoted)
