@@ -3,7 +3,6 @@ way, and "the caller's bot by slug" is 404 for a bot of anyone else."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from shared.errors import Forbidden, NotFound
 from shared.insights import InsightsService
 from shared.storage.files import FileObjectStore
 from tests.conftest import Database
+from tests.support.db import new_bot, new_user
 
 
 @pytest.fixture
@@ -29,23 +29,11 @@ async def pool(pg: Database) -> AsyncIterator[AsyncConnectionPool]:
     await p.close()
 
 
-def user(pg: Database, role: str) -> str:
-    import psycopg
-
-    with psycopg.connect(pg.owner_url, autocommit=True) as conn:
-        row = conn.execute(
-            "INSERT INTO users (email, password_hash, role) VALUES (%s, 'x', %s) RETURNING id",
-            (f"{uuid.uuid4().hex[:10]}@example.com", role),
-        ).fetchone()
-    assert row is not None
-    return str(row[0])
-
-
 @pytest.mark.parametrize("role", ["stargazer", "guest"])
 async def test_every_owner_surface_refuses_a_non_protostar_alike(
     pool: AsyncConnectionPool, pg: Database, tmp_path: Path, role: str
 ) -> None:
-    subject = user(pg, "stargazer") if role == "stargazer" else "v_visitor"
+    subject = new_user(pg, "stargazer") if role == "stargazer" else "v_visitor"
     principal = Principal(subject=subject, role=role, is_admin=True)  # type: ignore[arg-type]
     store = FileObjectStore(tmp_path, signing_key=b"k", public_base="http://x")
     calls: list[Any] = [
@@ -62,15 +50,8 @@ async def test_every_owner_surface_refuses_a_non_protostar_alike(
 async def test_the_owned_bot_is_404_for_anyone_else(
     pool: AsyncConnectionPool, pg: Database
 ) -> None:
-    mine, theirs = user(pg, "protostar"), user(pg, "protostar")
-    slug = f"owned-{uuid.uuid4().hex[:8]}"
-    async with pool.connection() as conn, conn.transaction():
-        from shared.db.unit import scope
-
-        await scope(conn, user=mine)
-        await conn.execute(
-            "INSERT INTO bots (owner_id, slug, name) VALUES (%s, %s, 'b')", (mine, slug)
-        )
+    mine, theirs = new_user(pg, "protostar"), new_user(pg, "protostar")
+    slug = await new_bot(pool, mine, "owned")
     async with pool.connection() as conn, conn.transaction():
         assert await owned_bot_id(conn, mine, slug)
     for owner, asked in ((theirs, slug), (mine, "no-such-bot"), (mine, "Not A Slug!")):

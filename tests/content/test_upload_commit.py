@@ -5,7 +5,6 @@ way: before the commit, the original goes)."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,11 +14,10 @@ from psycopg_pool import AsyncConnectionPool
 from shared.accounts.principal import Principal
 from shared.content.service import ContentService
 from shared.db.pool import open_pool
-from shared.db.unit import scope
 from shared.events import outbox
 from shared.storage.files import FileObjectStore
-from tests.bots.test_owned import user
 from tests.conftest import Database
+from tests.support.db import new_bot, new_user
 
 SINK = "http://broker.invalid/protostar/default"
 
@@ -37,14 +35,8 @@ async def pool(pg: Database) -> AsyncIterator[AsyncConnectionPool]:
 
 
 async def setup(pool: AsyncConnectionPool, pg: Database) -> tuple[Principal, str]:
-    owner = user(pg, "protostar")
-    slug = f"up-{uuid.uuid4().hex[:8]}"
-    async with pool.connection() as conn, conn.transaction():
-        await scope(conn, user=owner)
-        await conn.execute(
-            "INSERT INTO bots (owner_id, slug, name) VALUES (%s, %s, 'b')", (owner, slug)
-        )
-    return Principal(subject=owner, role="protostar"), slug
+    owner = new_user(pg, "protostar")
+    return Principal(subject=owner, role="protostar"), await new_bot(pool, owner, "up")
 
 
 async def test_a_committed_upload_keeps_its_original_when_the_send_is_cancelled(
