@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from shared.errors import ProtostarError
+
 # Statuses worth retrying: the request may succeed as it is, later.
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 # The OpenAI client's own names for "could not reach it" and "it did not answer".
@@ -22,8 +24,6 @@ def status_of(exc: BaseException | None) -> int | None:
     """The HTTP status an SDK error carries (google-genai ``code``, openai
     ``status_code``), if any; never our own errors' (they tell our caller, not about
     the provider)."""
-    from shared.errors import ProtostarError
-
     if isinstance(exc, ProtostarError):
         return None
     for attr in ("code", "status_code", "status"):
