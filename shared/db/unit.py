@@ -16,13 +16,13 @@ from __future__ import annotations
 import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from shared.events import outbox
-from shared.events.cloudevent import CloudEvent
+if TYPE_CHECKING:  # the events package (and httpx) load only where events are written
+    from shared.events.cloudevent import CloudEvent
 
 # The row-level-security context the policies read (migrations), by role in a request.
 CONTEXT = {"user": "app.user_id", "asker": "app.asker", "bot": "app.bot_id"}
@@ -64,6 +64,8 @@ class UnitOfWork:
         self, type_: str, source: str, data: Any, *, subject: str | None = None
     ) -> CloudEvent:
         """Record an outbox event in this transaction; it is sent after the commit."""
+        from shared.events import outbox  # with httpx: not on the cold path of readers
+
         event = await outbox.record(self.conn, type_, source, data, subject=subject)
         self.events.append(event)
         return event
@@ -86,4 +88,6 @@ async def unit_of_work(
         yield unit
     unit.committed = True
     if unit.events:
+        from shared.events import outbox
+
         await outbox.send_after_commit(pool, sink, [e.id for e in unit.events])
