@@ -47,6 +47,7 @@ import yaml
 
 from bench import corpus as corpora
 from bench.measure import Run, latency_row, rate_row, timed
+from shared.chat.contracts import Question
 from shared.embeddings import EmbeddingProvider, Task
 
 REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -156,7 +157,7 @@ async def run(quick: bool, work: Path) -> dict[str, Any]:
             principal = verifier.principal(tokens[q.text])
             authorize_bot(principal, q.bot.slug)
             bot = await service.bot(q.bot.slug)
-            answer = await service.prepare(principal, bot, {"question": q.text})
+            answer = await service.prepare(principal, bot, Question.parse({"question": q.text}))
             try:
                 async for _ in answer.pieces():
                     pass

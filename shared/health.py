@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Literal
 
+from shared.api.contract import Reply
 from shared.logs import redact
 from shared.resources import Resources
 
@@ -59,3 +60,15 @@ async def check_all(res: Resources) -> tuple[bool, dict[str, Any]]:
     if failed:
         report["failed"] = failed
     return ok, report
+
+
+class Check(Reply):
+    status: Literal["up", "down"]
+    latency_ms: float | None = None
+    error: str | None = None
+
+
+class HealthView(Reply):
+    status: Literal["ok", "degraded"]
+    checks: dict[str, Check]
+    failed: list[str] | None = None

@@ -5,8 +5,8 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -14,6 +14,9 @@ from starlette.responses import JSONResponse, Response
 
 from shared.errors import ProtostarError
 from shared.logs import trace_id_from_traceparent, trace_id_var
+
+if TYPE_CHECKING:
+    from shared.api.operation import Operation
 
 log = logging.getLogger("protostar.http")
 
@@ -80,11 +83,17 @@ Route = tuple[str, str, Handler]  # (method, path pattern with {name} segments, 
 
 class Router:
     """Method + path routing inside one function (functions-framework gives us one
-    entry point per Service). Patterns are literal segments and ``{name}`` segments."""
+    entry point per Service). Patterns are literal segments and ``{name}`` segments.
 
-    def __init__(self, routes: list[Route]) -> None:
+    A route is an API operation (shared/api/operation.py: documented, its body typed) or,
+    for what is not the JSON API (pages, preflights, internal endpoints), a plain
+    ``(method, pattern, handler)``."""
+
+    def __init__(self, routes: Sequence[Route | Operation]) -> None:
+        self.operations = [r for r in routes if not isinstance(r, tuple)]
+        plain = [r if isinstance(r, tuple) else (r.method, r.path, r) for r in routes]
         self.routes = [
-            (method, pattern.strip("/").split("/"), handler) for method, pattern, handler in routes
+            (method, pattern.strip("/").split("/"), handler) for method, pattern, handler in plain
         ]
 
     @staticmethod

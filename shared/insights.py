@@ -8,14 +8,15 @@ same thing here as in the quotas and the digest.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-from typing import Any
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any, ClassVar
 
 from psycopg_pool import AsyncConnectionPool
+from pydantic import Field
 
 from shared.accounts.principal import Principal
+from shared.api.contract import Query, Reply
 from shared.bots.owned import bot_owner, owned_bot_id
-from shared.errors import BadRequest
 
 MAX_DAYS = 90
 # Days are quota days; questions are grouped with lower case, punctuation and runs of
@@ -46,12 +47,49 @@ GROUP BY q ORDER BY max(created_at) DESC LIMIT 20
 """
 
 
-def parse_days(raw: str | None) -> int:
-    if raw is None:
-        return 30
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_DAYS:
-        raise BadRequest(f"days must be a whole number from 1 to {MAX_DAYS}", code="bad_days")
-    return int(raw)
+class InsightsQuery(Query):
+    codes: ClassVar = {"days": "bad_days"}
+    days: Annotated[int, Field(ge=1, le=MAX_DAYS, description="How many days back")] = 30
+
+
+class DayCount(Reply):
+    day: date
+    questions: int
+    unanswered: int
+
+
+class Totals(Reply):
+    questions: int
+    unanswered: int
+
+
+class TopQuestion(Reply):
+    question: str
+    count: int
+    last_asked_at: datetime
+    answerable: bool
+
+
+class Unanswered(Reply):
+    question: str
+    count: int
+    asked_at: datetime
+
+
+class FeedbackCounts(Reply):
+    up: int
+    down: int
+    ratio: float | None = Field(description="up / (up + down); null without feedback")
+
+
+class InsightsView(Reply):
+    bot: str
+    timezone: str
+    days: list[DayCount]
+    totals: Totals
+    top_questions: list[TopQuestion]
+    unanswered: list[Unanswered]
+    feedback: FeedbackCounts
 
 
 class InsightsService:

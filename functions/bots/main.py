@@ -5,9 +5,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from shared.accounts.context import authenticate
+from shared.api.operation import operations
+from shared.bots import contracts as c
 from shared.bots.service import BotService, bot_service
 from shared.cors import CorsPolicy
-from shared.http import Router, endpoint, json_body
+from shared.http import Router, endpoint
 from shared.logs import configure_logging
 from shared.resources import get_resources
 
@@ -21,9 +23,9 @@ async def _service() -> BotService:
     return await bot_service(get_resources("bots"))
 
 
-async def create_bot(request: Request) -> Response:
+async def create_bot(request: Request, body: c.NewBot) -> Response:
     principal = authenticate(request, "access")
-    bot = await (await _service()).create(principal, await json_body(request))
+    bot = await (await _service()).create(principal, body)
     return JSONResponse(
         bot.owner_view(),
         status_code=201,
@@ -43,9 +45,8 @@ async def get_bot(request: Request) -> Response:
     return JSONResponse(bot.owner_view(), headers=NO_STORE)
 
 
-async def update_bot(request: Request) -> Response:
+async def update_bot(request: Request, body: c.BotSettings) -> Response:
     principal = authenticate(request, "access")
-    body = await json_body(request)
     bot = await (await _service()).update(principal, request.path_params["bot"], body)
     return JSONResponse(bot.owner_view(), headers=NO_STORE)
 
@@ -69,16 +70,26 @@ async def public_bot_preflight(request: Request) -> Response:
     return (await _cors(service, request.path_params["bot"])).preflight(request.headers)
 
 
+_op = operations("bots")
 router = Router(
     [
-        ("POST", "/api/bots", create_bot),
-        ("GET", "/api/bots", list_bots),
-        ("GET", "/api/bots/{bot}", get_bot),
-        ("PATCH", "/api/bots/{bot}", update_bot),
-        ("GET", "/api/bots/{bot}/public", public_bot),
-        ("OPTIONS", "/api/bots/{bot}/public", public_bot_preflight),
+        _op("POST", "/api/bots", create_bot, "Create a bot (protostars)", op_id="createBot",
+            body=c.NewBot, responses={201: c.BotView}, errors=(400, 401, 403, 409)),
+        _op("GET", "/api/bots", list_bots, "Your bots", op_id="listBots",
+            responses={200: c.BotList}, errors=(401, 403)),
+        _op("GET", "/api/bots/{bot}", get_bot, "One of your bots (another user's bot is 404)",
+            op_id="getBot", responses={200: c.BotView}, errors=(401, 403, 404)),
+        _op("PATCH", "/api/bots/{bot}", update_bot, "Change one of your bots' settings",
+            op_id="updateBot", body=c.BotSettings, responses={200: c.BotView},
+            errors=(400, 401, 403, 404)),
+        _op("GET", "/api/bots/{bot}/public", public_bot,
+            "What a bot's widget shows: nothing private", op_id="getPublicBot", public=True,
+            responses={200: c.PublicBotView}, errors=(404,)),
+        _op("OPTIONS", "/api/bots/{bot}/public", public_bot_preflight,
+            "CORS preflight: granted (204) only to the bot's allowed origins, else 403",
+            op_id="preflightPublicBot", public=True, responses={204: None}, errors=(403, 404)),
     ]
-)
+)  # fmt: skip
 
 
 @functions_framework.aio.http

@@ -11,12 +11,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from shared.accounts.context import authenticate, authorize_bot
+from shared.api.operation import operations
+from shared.chat import contracts as c
 from shared.chat.factory import chat_service
 from shared.chat.service import ChatService
 from shared.cors import CorsPolicy
 from shared.errors import ProtostarError
 from shared.events.outbox import send_after_commit
-from shared.http import Router, endpoint, json_body
+from shared.http import Router, endpoint
 from shared.logs import configure_logging
 from shared.resources import get_resources
 
@@ -55,7 +57,8 @@ async def ask(request: Request) -> Response:
     try:
         principal = authenticate(request)
         authorize_bot(principal, slug)
-        body = await json_body(request, limit=64 * 1024)
+        body = await ASK.read_body(request)  # here, so that its 400 carries CORS too
+        assert isinstance(body, c.Question)
         bot = await service.bot(slug)
         policy = _cors(bot.allowed_origins)
         answer = await service.prepare(principal, bot, body)
@@ -138,10 +141,9 @@ async def ask_preflight(request: Request) -> Response:
     return (policy or _cors(())).preflight(request.headers)
 
 
-async def list_conversations(request: Request) -> Response:
+async def list_conversations(request: Request, query: c.ConversationsQuery) -> Response:
     principal = authenticate(request)
-    bot = request.query_params.get("bot")
-    items = await (await chat_service()).conversations(principal, bot)
+    items = await (await chat_service()).conversations(principal, query.bot)
     return JSONResponse({"conversations": items}, headers=NO_STORE)
 
 
@@ -151,31 +153,60 @@ async def get_conversation(request: Request) -> Response:
     return JSONResponse(view, headers=NO_STORE)
 
 
-async def feedback(request: Request) -> Response:
+async def feedback(request: Request, body: c.FeedbackBody) -> Response:
     principal = authenticate(request)
-    body = await json_body(request, limit=8 * 1024)
     saved = await (await chat_service()).feedback(principal, request.path_params["id"], body)
     return JSONResponse(saved, headers=NO_STORE)
 
 
-async def test_bot(request: Request) -> Response:
+async def test_bot(request: Request, body: c.TrialQuestions) -> Response:
     """The owner's "test your bot": questions in, what visitors would get out."""
     principal = authenticate(request)
-    body = await json_body(request, limit=256 * 1024)  # 20 questions of 2,000 characters
     result = await (await chat_service()).test(principal, request.path_params["bot"], body)
     return JSONResponse(result, headers=NO_STORE)
 
 
+_op = operations("chat")
+ASK = _op(
+    "POST",
+    "/api/bots/{bot}/ask",
+    ask,
+    "Ask a bot a question. With `Accept: text/event-stream`: SSE events `token` ({text}), "
+    "`citations` ([Citation]), `done` (Done) or `error` ({code, message}); else one JSON "
+    "answer",
+    op_id="ask",
+    body=c.Question,
+    eager=False,
+    responses={200: c.AnswerView},
+    response_content={200: {"text/event-stream": {"schema": {"type": "string"}}}},
+    errors=(400, 401, 404, 429, 503),
+)
 router = Router(
     [
-        ("POST", "/api/bots/{bot}/ask", ask),
-        ("POST", "/api/bots/{bot}/test", test_bot),
-        ("OPTIONS", "/api/bots/{bot}/ask", ask_preflight),
-        ("GET", "/api/conversations", list_conversations),
-        ("GET", "/api/conversations/{id}", get_conversation),
-        ("POST", "/api/messages/{id}/feedback", feedback),
+        ASK,
+        _op("OPTIONS", "/api/bots/{bot}/ask", ask_preflight,
+            "CORS preflight: granted (204) only to the bot's allowed origins, else 403",
+            op_id="preflightAsk", public=True, responses={204: None}, errors=(403,)),
+        _op("POST", "/api/bots/{bot}/test", test_bot,
+            "The owner tries questions on their bot: per question what a visitor would get "
+            "(answerable, answer, citations) with the evidence figures and why, in words. "
+            "No quota is used and nothing is stored", op_id="testBot",
+            body=c.TrialQuestions, body_limit=256 * 1024,  # 20 questions of 2,000 characters
+            responses={200: c.TrialResults}, errors=(400, 401, 404, 429)),
+        _op("GET", "/api/conversations", list_conversations,
+            "Your conversations (as the signed-in user or the guest visitor); with "
+            "`?bot={slug}`, the conversations visitors had with your bot (read-only, "
+            "without who asked)", op_id="listConversations", query=c.ConversationsQuery,
+            responses={200: c.ConversationList}, errors=(401, 404)),
+        _op("GET", "/api/conversations/{id}", get_conversation,
+            "One of your conversations with its messages, citations and feedback",
+            op_id="getConversation", responses={200: c.ConversationView}, errors=(401, 404)),
+        _op("POST", "/api/messages/{id}/feedback", feedback,
+            "Rate an answer you asked for (up or down, optional comment); updatable",
+            op_id="giveFeedback", body=c.FeedbackBody, body_limit=8 * 1024,
+            responses={200: c.FeedbackSaved}, errors=(400, 401, 404)),
     ]
-)
+)  # fmt: skip
 
 
 @functions_framework.aio.http

@@ -10,6 +10,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from shared.accounts.context import authenticate
+from shared.api.operation import operations
+from shared.content import contracts as c
 from shared.content.service import ContentService
 from shared.errors import BadRequest, LengthRequired, PayloadTooLarge
 from shared.http import Router, endpoint
@@ -96,16 +98,32 @@ async def reindex(request: Request) -> Response:
     return JSONResponse(body, status_code=202, headers=NO_STORE)
 
 
+_op = operations("documents")
+_DOC = {"id": {"description": "The document's id", "schema": {"type": "string", "format": "uuid"}}}
 router = Router(
     [
-        ("POST", "/api/bots/{bot}/documents", upload),
-        ("GET", "/api/bots/{bot}/documents", list_documents),
-        ("GET", "/api/bots/{bot}/documents/{id}", get_document),
-        ("DELETE", "/api/bots/{bot}/documents/{id}", delete_document),
-        ("POST", "/api/bots/{bot}/reindex", reindex),
-        ("POST", "/api/bots/{bot}/documents/{id}/reindex", reindex),
+        _op("POST", "/api/bots/{bot}/documents", upload,
+            "Upload a career document (PDF, DOCX, Markdown, HTML, text; at most 10 MB); it is "
+            "embedded in the background", op_id="uploadDocument",
+            request_content=c.UPLOAD_BODY, responses={202: c.Uploaded},
+            errors=(400, 401, 403, 404, 411, 413)),
+        _op("GET", "/api/bots/{bot}/documents", list_documents,
+            "The bot's documents and their status", op_id="listDocuments",
+            responses={200: c.DocumentList}, errors=(401, 403, 404)),
+        _op("GET", "/api/bots/{bot}/documents/{id}", get_document, "One document",
+            op_id="getDocument", path_params=_DOC, responses={200: c.DocumentView},
+            errors=(401, 403, 404)),
+        _op("DELETE", "/api/bots/{bot}/documents/{id}", delete_document,
+            "Delete a document: its original, chunks and vectors", op_id="deleteDocument",
+            path_params=_DOC, responses={204: None}, errors=(401, 403, 404)),
+        _op("POST", "/api/bots/{bot}/reindex", reindex,
+            "Re-embed every document (after a model change)", op_id="reindexBot",
+            responses={202: c.Reindexing}, errors=(401, 403, 404)),
+        _op("POST", "/api/bots/{bot}/documents/{id}/reindex", reindex,
+            "Re-embed one document (e.g. to retry one that failed)", op_id="reindexDocument",
+            path_params=_DOC, responses={202: c.Reindexing}, errors=(401, 403, 404)),
     ]
-)
+)  # fmt: skip
 
 
 @functions_framework.aio.http

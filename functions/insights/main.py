@@ -5,24 +5,34 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from shared.accounts.context import authenticate
+from shared.api.operation import operations
 from shared.http import Router, endpoint
-from shared.insights import InsightsService, parse_days
+from shared.insights import InsightsQuery, InsightsService, InsightsView
 from shared.logs import configure_logging
 from shared.resources import get_resources
 
 configure_logging("insights")
 
 
-async def get_insights(request: Request) -> Response:
+async def get_insights(request: Request, query: InsightsQuery) -> Response:
     principal = authenticate(request, "access")
-    days = parse_days(request.query_params.get("days"))
+    days = query.days
     res = get_resources("insights")
     service = InsightsService(await res.pool(), timezone=res.settings.quota_timezone)
     view = await service.insights(principal, request.path_params["bot"], days)
     return JSONResponse(view, headers={"Cache-Control": "no-store"})
 
 
-router = Router([("GET", "/api/bots/{bot}/insights", get_insights)])
+router = Router(
+    [
+        operations("insights")(
+            "GET", "/api/bots/{bot}/insights", get_insights,
+            "What visitors ask your bot: questions per day, top and unanswered questions, "
+            "feedback", op_id="getInsights", query=InsightsQuery,
+            responses={200: InsightsView}, errors=(400, 401, 403, 404),
+        )
+    ]
+)  # fmt: skip
 
 
 @functions_framework.aio.http

@@ -4,10 +4,12 @@ import functions_framework.aio
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from shared.accounts import contracts as c
 from shared.accounts.context import account_service, authenticate
 from shared.accounts.service import AccountService
+from shared.api.operation import operations
 from shared.errors import Forbidden
-from shared.http import Router, endpoint, json_body
+from shared.http import Router, endpoint
 from shared.logs import configure_logging
 from shared.resources import get_resources
 
@@ -30,9 +32,9 @@ async def me(request: Request) -> Response:
     return JSONResponse(user.public(), headers=NO_STORE)
 
 
-async def update_me(request: Request) -> Response:
+async def update_me(request: Request, body: c.ProfileChanges) -> Response:
     user_id = _user_id(request)
-    user = await (await _service()).update_user(user_id, await json_body(request))
+    user = await (await _service()).update_user(user_id, body)
     return JSONResponse(user.public(), headers=NO_STORE)
 
 
@@ -54,10 +56,9 @@ async def export_me(request: Request) -> Response:
     )
 
 
-async def redeem(request: Request) -> Response:
+async def redeem(request: Request, body: c.InviteCode) -> Response:
     user_id = _user_id(request)
-    body = await json_body(request)
-    session = await (await _service()).redeem_invite(user_id, body.get("code"))
+    session = await (await _service()).redeem_invite(user_id, body.code)
     return JSONResponse(session.response(), headers=NO_STORE)
 
 
@@ -75,17 +76,29 @@ async def list_invites(request: Request) -> Response:
     return JSONResponse({"invites": invites}, headers=NO_STORE)
 
 
+_op = operations("users")
 router = Router(
     [
-        ("GET", "/api/users/me", me),
-        ("PATCH", "/api/users/me", update_me),
-        ("DELETE", "/api/users/me", delete_me),
-        ("GET", "/api/users/me/export", export_me),
-        ("POST", "/api/users/me/invite", redeem),
-        ("POST", "/api/invites", issue_invite),
-        ("GET", "/api/invites", list_invites),
+        _op("GET", "/api/users/me", me, "The signed-in user", op_id="getMe",
+            responses={200: c.UserView}, errors=(401, 404)),
+        _op("PATCH", "/api/users/me", update_me, "Change display name, locale or password",
+            op_id="updateMe", body=c.ProfileChanges, responses={200: c.UserView},
+            errors=(400, 401, 403)),
+        _op("DELETE", "/api/users/me", delete_me, "Delete the account and everything it owns",
+            op_id="deleteMe", responses={204: None}, errors=(401, 404)),
+        _op("GET", "/api/users/me/export", export_me, "All of the user's data as JSON",
+            op_id="exportMe", responses={200: c.Export}, errors=(401,)),
+        _op("POST", "/api/users/me/invite", redeem,
+            "Redeem an invite code: a stargazer becomes a protostar (fresh tokens)",
+            op_id="redeemInvite", body=c.InviteCode, responses={200: c.TokenResponse},
+            errors=(400, 401, 404, 409, 410)),
+        _op("POST", "/api/invites", issue_invite,
+            "Issue an invite code (protostars: a limited number)", op_id="issueInvite",
+            responses={201: c.Invite}, errors=(401, 403)),
+        _op("GET", "/api/invites", list_invites, "The invite codes you issued",
+            op_id="listInvites", responses={200: c.InviteList}, errors=(401, 403)),
     ]
-)
+)  # fmt: skip
 
 
 @functions_framework.aio.http

@@ -77,7 +77,7 @@ class Invites(AccountBase):
             for r in rows
         ]
 
-    async def redeem_invite(self, user_id: str, raw_code: object) -> Session:
+    async def redeem_invite(self, user_id: str, raw_code: str) -> Session:
         code = normalize_invite_code(raw_code)
         async with self._unit() as uow:
             conn = uow.conn

@@ -9,11 +9,11 @@ from typing import Any
 from psycopg.rows import dict_row
 
 from shared.accounts.base import AccountBase
+from shared.accounts.contracts import ProfileChanges
 from shared.accounts.passwords import check_password
 from shared.accounts.records import (
     SOURCE_USERS,
     User,
-    _display_name,
     _jsonable,
     _revoke_everything,
 )
@@ -29,21 +29,17 @@ class Profiles(AccountBase):
         async with self.pool.connection() as conn:
             return await self.user_by_id(conn, user_id)
 
-    async def update_user(self, user_id: str, changes: dict[str, Any]) -> User:
-        allowed = {"display_name", "locale", "password", "current_password"}
-        unknown = sorted(set(changes) - allowed)
-        if unknown:
-            raise BadRequest(f"cannot change {unknown[0]!r}", code="invalid_field")
+    async def update_user(self, user_id: str, body: ProfileChanges) -> User:
+        """Change the fields the body sent (a field sent as null is cleared)."""
+        changes = {name: getattr(body, name) for name in body.model_fields_set}
         async with self.pool.connection() as conn, conn.transaction():
             user = await self.user_by_id(conn, user_id, lock=True)
             if "display_name" in changes:
                 await conn.execute(
                     "UPDATE users SET display_name = %s, updated_at = now() WHERE id = %s",
-                    (_display_name(changes["display_name"]), user_id),
+                    (changes["display_name"], user_id),
                 )
             if "locale" in changes:
-                if changes["locale"] not in ("ko", "en", None):
-                    raise BadRequest("locale must be 'ko' or 'en'", code="invalid_locale")
                 await conn.execute(
                     "UPDATE users SET locale = %s, updated_at = now() WHERE id = %s",
                     (changes["locale"], user_id),
@@ -60,7 +56,7 @@ class Profiles(AccountBase):
                     or not await self._verify(stored[0], current)
                 ):
                     raise Forbidden("current_password is wrong", code="wrong_password")
-                if not isinstance(changes["password"], str):
+                if changes["password"] is None:
                     raise BadRequest("password must be a string", code="weak_password")
                 secret = check_password(changes["password"], email=user.email)
                 await conn.execute(

@@ -23,6 +23,8 @@ from shared.errors import (
 
 SOURCE_AUTH = "/protostar/auth"
 SOURCE_USERS = "/protostar/users"
+EMAIL_MAX = 254
+DISPLAY_NAME_MAX = 100
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
 INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
 LOGIN_ATTEMPTS_PER_15_MIN = 10
@@ -94,7 +96,7 @@ def normalize_email(raw: object) -> str:
 
     if not isinstance(raw, str) or not raw.strip():
         raise BadRequest("email is required", code="invalid_email")
-    if len(raw) > 254:
+    if len(raw) > EMAIL_MAX:
         raise BadRequest("email is too long", code="invalid_email")
     try:
         valid = validate_email(raw.strip(), check_deliverability=False)
@@ -154,15 +156,16 @@ async def insert_invite(
     }
 
 
-def _display_name(value: object) -> str | None:
+def display_name(value: object) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
         raise BadRequest("display_name must be a string", code="invalid_display_name")
     name = " ".join(value.split())
-    if len(name) > 100 or any(ord(ch) < 32 for ch in value if ch not in "\t\n"):
+    if len(name) > DISPLAY_NAME_MAX or any(ord(ch) < 32 for ch in value if ch not in "\t\n"):
         raise BadRequest(
-            "display_name must be at most 100 printable characters", code="invalid_display_name"
+            f"display_name must be at most {DISPLAY_NAME_MAX} printable characters",
+            code="invalid_display_name",
         )
     return name or None
 

@@ -15,15 +15,14 @@ from psycopg import AsyncConnection, errors
 from psycopg.rows import dict_row
 
 from shared.accounts.base import AccountBase
+from shared.accounts.contracts import Credentials, Signup
 from shared.accounts.passwords import check_password
 from shared.accounts.records import (
     LOGIN_ATTEMPTS_PER_15_MIN,
     SLUG,
     SOURCE_AUTH,
     Session,
-    _display_name,
     _user,
-    normalize_email,
 )
 from shared.accounts.tokens import InvalidToken, IssuedToken, token_hash
 from shared.errors import (
@@ -35,12 +34,12 @@ log = logging.getLogger("protostar.accounts")
 
 
 class Sessions(AccountBase):
-    async def signup(self, email: object, password: object, display_name: object = None) -> Session:
-        address = normalize_email(email)
-        if not isinstance(password, str):
-            raise BadRequest("password is required", code="weak_password")
-        secret = check_password(password, email=address)
-        name = _display_name(display_name)
+    async def signup(self, body: Signup) -> Session:
+        """A new stargazer, signed in. The body's email and display name are normalised
+        by the contract; the password is checked here, against the email."""
+        address = body.email
+        secret = check_password(body.password, email=address)
+        name = body.display_name
         hashed = await self._hash(secret)
         async with self._unit() as uow:
             conn = uow.conn
@@ -65,10 +64,9 @@ class Sessions(AccountBase):
             )
             return await self._session(conn, user)
 
-    async def login(self, email: object, password: object, ip: str) -> Session:
-        if not isinstance(email, str) or not isinstance(password, str) or not password:
-            raise BadRequest("email and password are required", code="invalid_credentials")
-        address = email.strip().lower()
+    async def login(self, credentials: Credentials, ip: str) -> Session:
+        address = credentials.email.strip().lower()
+        password = credentials.password
         digest = hashlib.sha256(address.encode()).hexdigest()
         await self._limit(
             f"login:{digest}:{ip}",
@@ -112,9 +110,7 @@ class Sessions(AccountBase):
                 )
             return await self._session(uow.conn, user)
 
-    async def refresh(self, token: object) -> Session:
-        if not isinstance(token, str) or not token:
-            raise BadRequest("refresh_token is required", code="invalid_token")
+    async def refresh(self, token: str) -> Session:
         claims = self.issuer.verify(token, "refresh")
         revoke_family: str | None = None
         async with self.pool.connection() as conn, conn.transaction():
@@ -184,9 +180,7 @@ class Sessions(AccountBase):
         )
         return again if token_hash(again.token) == succ["token_hash"] else None
 
-    async def logout(self, token: object) -> None:
-        if not isinstance(token, str) or not token:
-            raise BadRequest("refresh_token is required", code="invalid_token")
+    async def logout(self, token: str) -> None:
         claims = self.issuer.verify(token, "refresh")
         async with self.pool.connection() as conn:
             await conn.execute(
@@ -196,8 +190,8 @@ class Sessions(AccountBase):
                 (claims["jti"], token_hash(token)),
             )
 
-    async def guest(self, bot: object, ip: str) -> IssuedToken:
-        if not isinstance(bot, str) or not SLUG.fullmatch(bot):
+    async def guest(self, bot: str, ip: str) -> IssuedToken:
+        if not SLUG.fullmatch(bot):
             raise BadRequest("bot must be a bot's slug", code="invalid_bot")
         hour = datetime.now(UTC).strftime("%Y%m%d%H")
         await self._limit(

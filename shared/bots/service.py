@@ -23,6 +23,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from shared.accounts.principal import Principal
 from shared.bots import validation
+from shared.bots.contracts import BotSettings, NewBot
 from shared.bots.owned import bot_owner, no_such_bot
 from shared.db.unit import scope
 from shared.errors import Conflict, Forbidden, NotFound
@@ -130,9 +131,9 @@ class BotService:
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self.pool = pool
 
-    async def create(self, principal: Principal, body: Mapping[str, object]) -> Bot:
+    async def create(self, principal: Principal, body: NewBot) -> Bot:
         owner_id = bot_owner(principal)
-        values = validation.creation(body)
+        values = body.values()
         columns = ["owner_id", *values]
         query = sql.SQL("INSERT INTO bots ({}) VALUES ({}) RETURNING {}").format(
             sql.SQL(", ").join(sql.Identifier(c) for c in columns),
@@ -181,11 +182,11 @@ class BotService:
             raise no_such_bot(slug)
         return _bot(row)
 
-    async def update(self, principal: Principal, slug: str, body: Mapping[str, object]) -> Bot:
+    async def update(self, principal: Principal, slug: str, body: BotSettings) -> Bot:
         owner_id = bot_owner(principal)
         if not validation.is_slug(slug):
             raise no_such_bot(slug)
-        changes = validation.changes(body, slug)
+        changes = body.changes(slug)
         if not changes:
             return await self.get(principal, slug)
         assignments: list[sql.Composable] = [

@@ -1,5 +1,6 @@
 """The rules of a bot's fields, as pure functions: each takes what the client sent and
 returns the normalised value or raises :class:`BadRequest` with a code naming the field.
+The request models (shared/bots/contracts.py) apply them.
 
 The database repeats the structural rules as CHECK constraints (migration 0004), so a
 row that got past a bug here is still refused there.
@@ -10,7 +11,6 @@ from __future__ import annotations
 import ipaddress
 import re
 import unicodedata
-from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit
 
 from shared.errors import BadRequest
@@ -44,21 +44,6 @@ RESERVED_SLUGS = frozenset(
 
 _LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-
-EDITABLE = frozenset(
-    {
-        "name",
-        "persona",
-        "greeting",
-        "suggested_questions",
-        "language",
-        "allowed_origins",
-        "discoverable",
-        "discord_webhook",
-    }
-)
-FIELDS = EDITABLE | {"slug"}
-
 
 # ---------------------------------------------------------------------------- slug
 
@@ -278,52 +263,3 @@ def discord_webhook(value: object) -> str | None:
             code="invalid_discord_webhook",
         )
     return value.strip()
-
-
-# ---------------------------------------------------------------------------- bodies
-
-_RULES: dict[str, Callable[[object], object]] = {
-    "name": name,
-    "persona": persona,
-    "greeting": greeting,
-    "suggested_questions": suggested_questions,
-    "language": language,
-    "allowed_origins": allowed_origins,
-    "discoverable": discoverable,
-    "discord_webhook": discord_webhook,
-}
-_DEFAULTS: dict[str, object] = {
-    "persona": "",
-    "greeting": "",
-    "suggested_questions": [],
-    "language": "auto",
-    "allowed_origins": [],
-    "discoverable": False,
-    "discord_webhook": None,
-}
-
-
-def _unknown(body: Mapping[str, object], known: frozenset[str]) -> None:
-    unknown = sorted(set(body) - known)
-    if unknown:
-        raise BadRequest(f"unknown or read-only field {unknown[0]!r}", code="invalid_field")
-
-
-def creation(body: Mapping[str, object]) -> dict[str, object]:
-    """Every column of a new bot: ``slug`` and ``name`` are required, the rest default."""
-    _unknown(body, FIELDS)
-    values: dict[str, object] = {"slug": slug(body.get("slug"))}
-    values["name"] = name(body.get("name"))
-    for field, rule in _RULES.items():
-        if field != "name":
-            values[field] = rule(body[field]) if field in body else _DEFAULTS[field]
-    return values
-
-
-def changes(body: Mapping[str, object], current_slug: str) -> dict[str, object]:
-    """The fields a PATCH changes. The slug is the bot's address (embed snippets, guest
-    identities, URLs) and cannot change; sending the same slug back is harmless."""
-    _unknown(body, FIELDS)
-    if "slug" in body and body["slug"] != current_slug:
-        raise BadRequest("slug cannot be changed; create a new bot instead", code="immutable_field")
-    return {field: _RULES[field](value) for field, value in body.items() if field != "slug"}

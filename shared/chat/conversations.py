@@ -15,12 +15,11 @@ from psycopg_pool import AsyncConnectionPool
 from shared.accounts.principal import Principal
 from shared.bots.owned import no_such_bot, owned_bot_id
 from shared.chat.answer import BotRef
+from shared.chat.contracts import FeedbackBody
 from shared.chat.generation import Turn
-from shared.chat.questions import _CONTROL, _UUID, _encodable, asker_of
+from shared.chat.questions import _UUID, asker_of
 from shared.db.unit import scope
-from shared.errors import BadRequest, NotFound
-
-MAX_COMMENT_CHARS = 1000
+from shared.errors import NotFound
 
 HISTORY_TURNS = 3
 
@@ -145,25 +144,9 @@ class Conversations:
         return view
 
     async def feedback(
-        self, principal: Principal, raw_id: str, body: Mapping[str, Any]
+        self, principal: Principal, raw_id: str, body: FeedbackBody
     ) -> dict[str, Any]:
-        rating = body.get("rating")
-        if rating not in ("up", "down"):
-            raise BadRequest("'rating' must be 'up' or 'down'", code="bad_rating")
-        comment = body.get("comment")
-        if comment is not None:
-            if not isinstance(comment, str):
-                raise BadRequest("'comment' must be a string", code="bad_comment")
-            _encodable(comment, "comment")
-            comment = _CONTROL.sub(" ", comment).strip() or None
-            if comment is not None and len(comment) > MAX_COMMENT_CHARS:
-                raise BadRequest(
-                    f"the comment is over {MAX_COMMENT_CHARS:,} characters",
-                    code="comment_too_long",
-                )
-        unknown = set(body) - {"rating", "comment"}
-        if unknown:
-            raise BadRequest(f"unknown fields: {', '.join(sorted(unknown))}", code="unknown_fields")
+        rating, comment = body.rating, body.comment
         if not _UUID.match(raw_id):
             raise NotFound("no such message", code="message_not_found")
         asker = asker_of(principal)

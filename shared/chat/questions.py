@@ -4,7 +4,6 @@ who asks it (guest or user) and the quota view that goes back with the answer.""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from typing import Any
 
 from shared.accounts.principal import Principal
@@ -13,6 +12,8 @@ from shared.documents.sentences import language as text_language
 from shared.errors import BadRequest
 
 MAX_QUESTION_CHARS = 2000
+MAX_COMMENT_CHARS = 1000
+MAX_TEST_QUESTIONS = 20
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -27,27 +28,37 @@ def question_language(question: str, bot_language: str) -> str:
     return bot_language if bot_language in ("ko", "en") else text_language(question)
 
 
-def parse_question(body: Mapping[str, Any]) -> tuple[str, str | None]:
-    question = body.get("question")
-    if not isinstance(question, str):
-        raise BadRequest("'question' must be a string", code="bad_question")
-    _encodable(question, "question")
-    question = _CONTROL.sub(" ", question).strip()
+def question_text(value: str) -> str:
+    """A question as asked: valid Unicode, control characters as spaces, trimmed, not
+    empty, at most MAX_QUESTION_CHARS."""
+    _encodable(value, "question")
+    question = _CONTROL.sub(" ", value).strip()
     if not question:
         raise BadRequest("the question is empty", code="empty_question")
     if len(question) > MAX_QUESTION_CHARS:
         raise BadRequest(
             f"the question is over {MAX_QUESTION_CHARS:,} characters", code="question_too_long"
         )
-    conversation = body.get("conversation_id")
-    if conversation is not None and (
-        not isinstance(conversation, str) or not _UUID.match(conversation)
-    ):
+    return question
+
+
+def conversation_ref(value: str) -> str:
+    if not _UUID.match(value):
         raise BadRequest("'conversation_id' must be a UUID", code="bad_conversation_id")
-    unknown = set(body) - {"question", "conversation_id"}
-    if unknown:
-        raise BadRequest(f"unknown fields: {', '.join(sorted(unknown))}", code="unknown_fields")
-    return question, conversation
+    return value
+
+
+def comment_text(value: str | None) -> str | None:
+    """A feedback comment: like a question's text, empty means none."""
+    if value is None:
+        return None
+    _encodable(value, "comment")
+    comment = _CONTROL.sub(" ", value).strip() or None
+    if comment is not None and len(comment) > MAX_COMMENT_CHARS:
+        raise BadRequest(
+            f"the comment is over {MAX_COMMENT_CHARS:,} characters", code="comment_too_long"
+        )
+    return comment
 
 
 def _encodable(text: str, field: str) -> None:

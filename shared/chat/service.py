@@ -18,7 +18,6 @@ import hashlib
 import logging
 import time
 import uuid
-from collections.abc import Mapping
 from typing import Any
 
 from psycopg.types.json import Jsonb
@@ -43,21 +42,23 @@ from shared.chat.answer import (
     shown_passages,
     snippet,
 )
-from shared.chat.conversations import MAX_COMMENT_CHARS, Conversations, _as_asker
+from shared.chat.contracts import Question, TrialQuestions
+from shared.chat.conversations import Conversations, _as_asker
 from shared.chat.decision import FALLBACK_MODEL, MODELS, Model, decide, explain
 from shared.chat.generation import GenerationRequest, Generator, Turn
 from shared.chat.questions import (
+    MAX_COMMENT_CHARS,
     MAX_QUESTION_CHARS,
     asker_of,
-    parse_question,
     question_language,
+    question_text,
     quota_view,
 )
 from shared.chat.retrieval import Retriever, merge
 from shared.chat.rewrite import is_follow_up, rule_rewrite
 from shared.db.unit import unit_of_work
 from shared.documents.sentences import language as text_language
-from shared.errors import BadRequest, NotFound
+from shared.errors import NotFound
 from shared.events import outbox
 
 __all__ = [
@@ -73,7 +74,6 @@ __all__ = [
     "ChatService",
     "Composed",
     "asker_of",
-    "parse_question",
     "question_language",
     "shown_passages",
     "snippet",
@@ -83,7 +83,6 @@ log = logging.getLogger("protostar.chat")
 
 SOURCE = "/protostar/chat"
 
-MAX_TEST_QUESTIONS = 20  # per request of the owner's "test your bot"
 
 TEST_REQUESTS_PER_HOUR = 30  # per owner
 
@@ -154,9 +153,9 @@ class ChatService(Conversations):
             raise NotFound("no such bot", code="bot_not_found")
         return BotRef(row[0], row[1], row[2], row[3], row[4], row[5], row[6], tuple(row[7]))
 
-    async def prepare(self, principal: Principal, bot: BotRef, body: Mapping[str, Any]) -> Answer:
+    async def prepare(self, principal: Principal, bot: BotRef, body: Question) -> Answer:
         started = time.perf_counter()
-        question, conversation_id = parse_question(body)
+        question, conversation_id = body.question, body.conversation_id
         history = await self.history(principal, bot, conversation_id) if conversation_id else []
         try:
             quota, consumption = await self.quotas.consume(principal, bot.id)
@@ -250,28 +249,17 @@ class ChatService(Conversations):
     async def trial(self, principal: Principal, bot: BotRef, question: str) -> Answer:
         """The answer a visitor would get, for the bot's owner or `task eval`: the same
         retrieval, decision and generation, with no quota consumed and nothing stored."""
-        question, _ = parse_question({"question": question})
+        question = question_text(question)
         language = question_language(question, bot.language)
         composed = await self.compose(bot, question, question, [], language)
         unlimited = Quota(limit=None, remaining=None, reset_at=None, scope="unlimited")
         return Answer(bot, principal, composed, None, unlimited, None, self.generator,
                       time.perf_counter())  # fmt: skip
 
-    async def test(
-        self, principal: Principal, slug: str, body: Mapping[str, Any]
-    ) -> dict[str, Any]:
+    async def test(self, principal: Principal, slug: str, body: TrialQuestions) -> dict[str, Any]:
         """The owner tries questions on their bot: per question, what a visitor would
         get (answer or refusal, sources) and why, in words. No quota, nothing stored."""
-        questions = body.get("questions")
-        if not isinstance(questions, list) or not questions or len(questions) > MAX_TEST_QUESTIONS:
-            raise BadRequest(
-                f"'questions' must be a list of 1 to {MAX_TEST_QUESTIONS} questions",
-                code="bad_questions",
-            )
-        unknown = set(body) - {"questions"}
-        if unknown:
-            raise BadRequest(f"unknown fields: {', '.join(sorted(unknown))}", code="unknown_fields")
-        parsed = [parse_question({"question": q})[0] for q in questions]
+        parsed = body.questions
         if not principal.may_own_bots or not validation.is_slug(slug):
             raise no_such_bot(slug)
         try:

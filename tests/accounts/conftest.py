@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from starlette.types import Receive, Scope, Send
 
-from tests.conftest import ROOT, Database, workdir
+from tests.conftest import Database, workdir
+from tests.support.gateway import Gateway
 
 PUBLIC_URL = "http://protostar.test"
 
@@ -59,21 +59,6 @@ def _reset_caches() -> None:
     context.token_verifier.cache_clear()
     context.passwords.cache_clear()
     shared.resources._current = None
-
-
-class Gateway:
-    """Routes like the public HTTPRoute: /api/auth and the JWKS to auth, the rest to users."""
-
-    def __init__(self) -> None:
-        from functions_framework.aio import create_asgi_app
-
-        self.auth = create_asgi_app("auth", str(ROOT / "functions/auth/main.py"))
-        self.users = create_asgi_app("users", str(ROOT / "functions/users/main.py"))
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        app = self.auth if path.startswith(("/api/auth", "/.well-known")) else self.users
-        await app(scope, receive, send)
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,5 @@
-"""The bots function in-process (its real ASGI app) behind a small gateway that routes
-like the public HTTPRoute, beside auth and users (to sign up and become a protostar)."""
+"""The bots function in-process (its real ASGI app) behind the real public routes, beside
+auth and users (to sign up and become a protostar)."""
 
 from __future__ import annotations
 
@@ -10,38 +10,12 @@ from typing import Any
 
 import httpx
 import pytest
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tests.accounts.conftest import PUBLIC_URL, accounts_env, bearer, signup
 from tests.accounts.test_accounts import task_invite
-from tests.conftest import ROOT
+from tests.support.gateway import Gateway
 
 __all__ = ["accounts_env"]  # the session's settings, shared with the accounts tests
-
-
-class Gateway:
-    """/api/auth and the JWKS to auth, /api/bots to bots, the rest to users."""
-
-    def __init__(self) -> None:
-        from functions_framework.aio import create_asgi_app
-
-        def app(name: str) -> ASGIApp:
-            app: ASGIApp = create_asgi_app(name, str(ROOT / f"functions/{name}/main.py"))
-            return app
-
-        self.auth = app("auth")
-        self.users = app("users")
-        self.bots = app("bots")
-
-    def _route(self, path: str) -> ASGIApp:
-        if path.startswith(("/api/auth/", "/.well-known/")):
-            return self.auth
-        if path == "/api/bots" or path.startswith("/api/bots/"):
-            return self.bots
-        return self.users
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self._route(scope.get("path", ""))(scope, receive, send)
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shared.bots import validation
+from shared.bots.contracts import BotSettings, NewBot
 from shared.errors import BadRequest
 
 
@@ -197,10 +198,38 @@ def test_suggested_questions() -> None:
 
 def test_patch_cannot_rename_or_touch_read_only_fields() -> None:
     with pytest.raises(BadRequest) as caught:
-        validation.changes({"slug": "new-name"}, "old-name")
+        BotSettings.parse({"slug": "new-name"}).changes("old-name")
     assert caught.value.code == "immutable_field"
-    assert validation.changes({"slug": "old-name", "name": "N"}, "old-name") == {"name": "N"}
+    unchanged = BotSettings.parse({"slug": "old-name", "name": " N "})
+    assert unchanged.changes("old-name") == {"name": "N"}
     for field in ("id", "owner_id", "created_at", "updated_at", "unknown"):
         with pytest.raises(BadRequest) as caught:
-            validation.changes({field: "x"}, "old-name")
+            BotSettings.parse({field: "x"})
         assert caught.value.code == "invalid_field"
+        assert caught.value.details["field"] == field
+
+
+def test_null_clears_a_text_field_but_not_a_required_one() -> None:
+    assert BotSettings.parse({"persona": None, "allowed_origins": None}).changes("b0t") == {
+        "persona": "",
+        "allowed_origins": [],
+    }
+    for field in ("name", "language", "discoverable"):
+        with pytest.raises(BadRequest) as caught:
+            BotSettings.parse({field: None})
+        assert caught.value.code == f"invalid_{field}"
+
+
+def test_a_new_bot_takes_the_defaults() -> None:
+    values = NewBot.parse({"slug": "jane-doe", "name": "Jane"}).values()
+    assert values == {
+        "slug": "jane-doe",
+        "name": "Jane",
+        "persona": "",
+        "greeting": "",
+        "suggested_questions": [],
+        "language": "auto",
+        "allowed_origins": [],
+        "discoverable": False,
+        "discord_webhook": None,
+    }

@@ -17,6 +17,7 @@ import pytest
 from psycopg_pool import AsyncConnectionPool
 
 from shared.accounts.principal import Principal
+from shared.bots.contracts import BotSettings
 from shared.bots.service import BotService
 from shared.events.cloudevent import CloudEvent, new_event
 from shared.notify.errors import TransientFailure
@@ -207,7 +208,9 @@ async def test_a_deleted_webhook_is_disabled_shown_to_the_owner_and_cleared_by_a
 
     # The owner sets a new webhook: the disabled state is cleared, and it is used again.
     new_url = discord.add_webhook("330000000000000001", "new-token")
-    changed = await bots.update(owner_principal(owner), slug, {"discord_webhook": new_url})
+    changed = await bots.update(
+        owner_principal(owner), slug, BotSettings.parse({"discord_webhook": new_url})
+    )
     assert changed.owner_view()["discord_webhook_disabled_at"] is None
     assert changed.owner_view()["discord_webhook_disabled_reason"] is None
     third = event(
