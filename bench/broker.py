@@ -118,7 +118,8 @@ def _manifests(directory: Path, namespace: str, subscriber_url: str) -> Path:
         yaml.safe_load((base / "services" / f"{n}.yaml").read_text())
         for n in ("health", "outbox-relay", "deadletter")
     ]
-    docs.append(yaml.safe_load((base / "eventing" / "broker.yaml").read_text()))
+    for eventing in ("broker.yaml", "sinkbinding-producers.yaml"):
+        docs.append(yaml.safe_load((base / "eventing" / eventing).read_text()))
     docs.append(
         {
             "apiVersion": "eventing.knative.dev/v1",

@@ -22,7 +22,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from localplatform.manifests.catalog import load_catalog_types
+from localplatform.manifests.catalog import load_catalog_senders, load_catalog_types
 from localplatform.manifests.load import (
     KUSTOMIZATION_FILES,
     Manifest,
@@ -74,9 +74,11 @@ def run(paths: Sequence[Path], crd_dir: Path, catalog_path: Path) -> tuple[list[
     """Validate ``paths``; the problem lines and the number of distinct manifests seen."""
     lines: list[str] = []
     catalog: set[str] | None = None
+    senders: dict[str, set[str]] | None = None
     if catalog_path.is_file():
         try:
             catalog = load_catalog_types(catalog_path)
+            senders = load_catalog_senders(catalog_path)
         except ManifestError as exc:
             lines.append(exc.message)
     else:
@@ -111,7 +113,7 @@ def run(paths: Sequence[Path], crd_dir: Path, catalog_path: Path) -> tuple[list[
                 )
         for manifests in groups:
             seen.update((m.source, m.index) for m in manifests)
-            problems.extend(validate(manifests, crd_dir=crd_dir, catalog=catalog))
+            problems.extend(validate(manifests, crd_dir=crd_dir, catalog=catalog, senders=senders))
     for problem in dict.fromkeys(problems):
         lines.append(str(problem))
     return lines, len(seen)

@@ -45,6 +45,7 @@ PING_SOURCE = ("sources.knative.dev", "PingSource")
 RABBITMQ_BROKER_CONFIG = ("eventing.knative.dev", "RabbitmqBrokerConfig")
 RABBITMQ_CLUSTER = ("rabbitmq.com", "RabbitmqCluster")
 HTTP_ROUTE = ("gateway.networking.k8s.io", "HTTPRoute")
+SINK_BINDING = ("sources.knative.dev", "SinkBinding")
 
 BROKER_CLASS = "eventing.knative.dev/broker.class"
 RABBITMQ_BROKER_CLASS = "RabbitMQBroker"
@@ -116,11 +117,14 @@ def validate(
     crd_dir: Path,
     catalog: set[str] | None,
     known_services: Iterable[str] = (),
+    senders: Mapping[str, set[str]] | None = None,
 ) -> list[Problem]:
     """Every problem of ``manifests``, validated as one deployable set.
 
     ``catalog`` is the set of CloudEvent types Triggers may filter on (None: not
     checked). ``known_services`` names Knative Services that exist outside the set.
+    ``senders`` (function -> event types, from the catalog) must each be selected by a
+    SinkBinding when their Service is in the set.
     """
     crds = load_crds(crd_dir.absolute())
     knative_groups = {crd.group for crd in crds.values()}
@@ -155,7 +159,23 @@ def validate(
         problems.extend(
             Problem(manifest.source, kind or "?", name or "?", message) for message in messages
         )
+    if senders and not problems:
+        problems.extend(_unbound_senders(manifests, senders))
     return problems
+
+
+def _unbound_senders(
+    manifests: Sequence[Manifest], senders: Mapping[str, set[str]]
+) -> Iterator[Problem]:
+    from localplatform.runtime.topology import TopologyError, build_topology, unbound_senders
+
+    try:
+        topology = build_topology(manifests)
+    except TopologyError as exc:
+        yield Problem(manifests[0].source, "?", "?", exc.message)
+        return
+    for svc, message in unbound_senders(topology, senders):
+        yield Problem(Path(svc.manifest), "Service", svc.name, message)
 
 
 # --------------------------------------------------------------------------- context
@@ -720,6 +740,44 @@ def _ping_source(doc: dict[str, Any], ctx: _Context) -> Iterator[str]:
     yield from _destination(spec.get("sink"), "spec.sink", ctx)
 
 
+def _sink_binding(doc: dict[str, Any], ctx: _Context) -> Iterator[str]:
+    """The subject is Knative Services (by name or label selector) that exist; the sink
+    a Broker, Service or URL of this set."""
+    spec = _mapping(doc.get("spec"))
+    yield from _destination(spec.get("sink"), "spec.sink", ctx)
+    subject = _mapping(spec.get("subject"))
+    if (subject.get("apiVersion"), subject.get("kind")) != ("serving.knative.dev/v1", "Service"):
+        yield (
+            "spec.subject must be apiVersion serving.knative.dev/v1 kind Service (our "
+            f"functions), got {subject.get('apiVersion')} {subject.get('kind')}"
+        )
+        return
+    name, selector = subject.get("name"), subject.get("selector")
+    if (name is None) == (selector is None):
+        yield "spec.subject needs exactly one of name and selector"
+        return
+    if name is not None:
+        if name not in ctx.services:
+            yield f"spec.subject names Service {name!r}, which is not in this manifest set"
+        return
+    labels = _mapping(_mapping(selector).get("matchLabels"))
+    if _mapping(selector).get("matchExpressions"):
+        yield "spec.subject.selector.matchExpressions is not supported here; use matchLabels"
+    if not labels:
+        yield "spec.subject.selector needs matchLabels (an empty selector binds everything)"
+        return
+    chosen = [
+        svc
+        for svc, service_doc in ctx.services.items()
+        if all(
+            _mapping(_mapping(service_doc.get("metadata")).get("labels")).get(k) == v
+            for k, v in labels.items()
+        )
+    ]
+    if not chosen:
+        yield f"spec.subject.selector {dict(labels)} selects no Service of this manifest set"
+
+
 def _rabbitmq_broker_config(doc: dict[str, Any], ctx: _Context) -> Iterator[str]:
     reference = _mapping(doc.get("spec")).get("rabbitmqClusterReference")
     if not isinstance(reference, dict):
@@ -775,4 +833,5 @@ _RULES: dict[tuple[str, str], _Rule] = {
     PING_SOURCE: _ping_source,
     RABBITMQ_BROKER_CONFIG: _rabbitmq_broker_config,
     HTTP_ROUTE: _http_route,
+    SINK_BINDING: _sink_binding,
 }

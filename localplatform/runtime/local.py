@@ -139,9 +139,12 @@ class LocalRuntime:
             raise SettingsError(
                 f"PROTOSTAR_PORT: {host}:{port} is already in use by another program"
             )
+        self._check_sinks()  # before anything starts: the manifests must be complete
         secrets = SecretStore(self.settings.secrets_path)
         secrets.ensure_all()
         env = dict(os.environ)
+        for injected in ("K_SINK", "K_CE_OVERRIDES", "BROKER_URL"):
+            env.pop(injected, None)  # a process gets these only from a SinkBinding
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
         env["PROTOSTAR_DATA"] = str(self.data)
         env["SECRETS_DIR"] = str(self.settings.secrets_path)
@@ -186,6 +189,24 @@ class LocalRuntime:
             self.postgres = None
         self.lock.release()
 
+    def _check_sinks(self) -> None:
+        """Refuse to start when a function that sends events has no SinkBinding: on a
+        cluster it would get no K_SINK (the events catalog says who sends)."""
+        from localplatform.manifests.catalog import load_catalog_senders
+        from localplatform.manifests.load import load_manifests
+        from localplatform.manifests.validate import display_path
+        from localplatform.runtime.topology import TopologyError, build_topology, unbound_senders
+
+        topo = build_topology(load_manifests(self.manifests), _namespace(self.manifests))
+        senders = load_catalog_senders(ROOT / "events" / "catalog.yaml")
+        unbound = unbound_senders(topo, senders)
+        if unbound:
+            raise TopologyError(
+                "; ".join(
+                    f"{display_path(Path(svc.manifest))}: {message}" for svc, message in unbound
+                )
+            )
+
     # ------------------------------------------------------------------ running
     async def run(self, stop: asyncio.Event, ready: asyncio.Event | None = None) -> None:
         import httpx
@@ -204,8 +225,7 @@ class LocalRuntime:
         public = _bind(self.settings.protostar_host, self.settings.protostar_port)
         broker_sock = _bind("127.0.0.1", 0)
         broker_port = broker_sock.getsockname()[1]
-        default_broker = next(iter(topo.brokers), "default")
-        self.env["K_SINK"] = f"http://127.0.0.1:{broker_port}/{ns}/{default_broker}"
+        broker_url = f"http://127.0.0.1:{broker_port}/{ns}/{next(iter(topo.brokers), 'default')}"
         logdir = self.data / "logs"
         services = {
             name: ServiceProcess(
@@ -232,8 +252,18 @@ class LocalRuntime:
         def resolve(ref: SinkRef) -> str:
             if ref.uri:
                 return ref.uri
+            if ref.broker:
+                return f"http://127.0.0.1:{broker_port}/{ns}/{ref.broker}"
             assert ref.service is not None
             return address(ref.service) + ref.path
+
+        for name, svc in services.items():
+            # K_SINK (and K_CE_OVERRIDES) only through a SinkBinding, as on a cluster.
+            binding = topo.binding(name)
+            if binding is not None:
+                svc.base_env["K_SINK"] = resolve(binding.sink)
+                if binding.ce_overrides:
+                    svc.base_env["K_CE_OVERRIDES"] = json.dumps(binding.ce_overrides)
 
         triggers = [
             TriggerSpec(
@@ -281,7 +311,7 @@ class LocalRuntime:
         state = RuntimeState(
             pid=os.getpid(),
             public_url=self.settings.public_base_url,
-            broker_url=self.env["K_SINK"],
+            broker_url=broker_url,
             broker_backend=backend_kind,
             postgres_port=self.postgres.port if self.postgres else None,
             redis_port=self.redis.port if self.redis else None,

@@ -7,6 +7,8 @@
 - Broker (+ its ``spec.delivery``), Triggers (``spec.filter.attributes``,
   ``spec.delivery``, the RabbitMQ parallelism annotation), PingSources.
 - ``HTTPRoute`` PathPrefix rules -> the public ingress.
+- ``SinkBinding`` (sources.knative.dev/v1) -> ``K_SINK`` (and ``K_CE_OVERRIDES``) for
+  exactly the Services its subject selects; Knative Serving injects nothing else.
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ class ServiceSpec:
     idle_seconds: float = 60.0
     container_concurrency: int = 0
     timeout_seconds: int = 300
+    labels: Mapping[str, str] = field(default_factory=dict)
+    manifest: str = ""  # the file it was read from, for messages
 
     def source(self, root: Path) -> Path:
         return root / "functions" / self.function / "main.py"
@@ -66,6 +70,41 @@ class SinkRef:
     service: str | None = None
     path: str = ""
     uri: str | None = None
+    broker: str | None = None
+
+
+@dataclass(frozen=True)
+class SinkBindingDecl:
+    """A SinkBinding: its subject (Services by name or by label selector) and its sink."""
+
+    name: str
+    sink: SinkRef
+    subject_name: str | None = None
+    match_labels: Mapping[str, str] = field(default_factory=dict)
+    match_expressions: tuple[Mapping[str, Any], ...] = ()
+    ce_overrides: Mapping[str, Any] = field(default_factory=dict)
+    manifest: str = ""
+
+    def selects(self, service: ServiceSpec) -> bool:
+        if self.subject_name is not None:
+            return service.name == self.subject_name
+        labels = service.labels
+        if any(labels.get(k) != v for k, v in self.match_labels.items()):
+            return False
+        return all(_expression(e, labels) for e in self.match_expressions)
+
+
+def _expression(expr: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
+    key, op, values = str(expr.get("key")), expr.get("operator"), expr.get("values") or []
+    if op == "In":
+        return labels.get(key) in values
+    if op == "NotIn":
+        return labels.get(key) not in values
+    if op == "Exists":
+        return key in labels
+    if op == "DoesNotExist":
+        return key not in labels
+    raise TopologyError(f"unknown label selector operator {op!r}")
 
 
 @dataclass(frozen=True)
@@ -116,6 +155,13 @@ class Topology:
     triggers: list[TriggerDecl] = field(default_factory=list)
     pingsources: list[PingSourceSpec] = field(default_factory=list)
     routes: list[Route] = field(default_factory=list)
+    sinkbindings: list[SinkBindingDecl] = field(default_factory=list)
+
+    def binding(self, service: str) -> SinkBindingDecl | None:
+        """The SinkBinding that gives ``service`` its K_SINK, if any (the first that
+        selects it; the validator refuses two)."""
+        spec = self.services[service]
+        return next((b for b in self.sinkbindings if b.selects(spec)), None)
 
     def route(self, path: str) -> Route | None:
         for route in self.routes:  # longest prefix first
@@ -144,6 +190,8 @@ def sink_ref(sink: Mapping[str, Any]) -> SinkRef:
     ref = sink.get("ref")
     uri = sink.get("uri")
     if isinstance(ref, Mapping):
+        if ref.get("kind") == "Broker":
+            return SinkRef(broker=str(ref.get("name", "default")))
         path = uri if isinstance(uri, str) and uri.startswith("/") else ""
         return SinkRef(service=str(ref.get("name", "")), path=path)
     if isinstance(uri, str) and uri:
@@ -156,7 +204,44 @@ def _annotation(annotations: Mapping[str, Any], key: str, default: str) -> str:
     return str(value)
 
 
-def _service(doc: Mapping[str, Any]) -> ServiceSpec:
+def unbound_senders(
+    topo: Topology, senders: Mapping[str, set[str]]
+) -> list[tuple[ServiceSpec, str]]:
+    """The Services whose function sends events (``senders``: function -> types, from the
+    events catalog) but that no SinkBinding selects: on a cluster they would get no
+    K_SINK and send nothing. Each with the message that says so."""
+    out = []
+    for svc in topo.services.values():
+        sends = senders.get(svc.function)
+        if sends and topo.binding(svc.name) is None:
+            what = "relays events" if "*" in sends else "sends " + ", ".join(sorted(sends))
+            out.append(
+                (
+                    svc,
+                    f"Service {svc.name} (function {svc.function}) {what} but no SinkBinding "
+                    "selects it, so it gets no K_SINK: label it protostar.dev/events: sender "
+                    "(SinkBinding event-senders) or bind it",
+                )
+            )
+    return out
+
+
+def _sinkbinding(m: Manifest) -> SinkBindingDecl:
+    spec = m.doc.get("spec") or {}
+    subject = spec.get("subject") or {}
+    selector = subject.get("selector") or {}
+    return SinkBindingDecl(
+        name=m.name,
+        sink=sink_ref(spec.get("sink") or {}),
+        subject_name=str(subject["name"]) if subject.get("name") else None,
+        match_labels={str(k): str(v) for k, v in (selector.get("matchLabels") or {}).items()},
+        match_expressions=tuple(selector.get("matchExpressions") or ()),
+        ce_overrides=spec.get("ceOverrides") or {},
+        manifest=str(m.source),
+    )
+
+
+def _service(doc: Mapping[str, Any], manifest: str = "") -> ServiceSpec:
     meta = doc.get("metadata") or {}
     name = str(meta.get("name"))
     labels = meta.get("labels") or {}
@@ -191,6 +276,8 @@ def _service(doc: Mapping[str, Any]) -> ServiceSpec:
         ),
         container_concurrency=int(spec.get("containerConcurrency", 0)),
         timeout_seconds=int(spec.get("timeoutSeconds", 300)),
+        labels={str(k): str(v) for k, v in labels.items()},
+        manifest=manifest,
     )
 
 
@@ -203,7 +290,7 @@ def build_topology(manifests: Iterable[Manifest], namespace: str = "protostar") 
         spec = doc.get("spec") or {}
         meta = doc.get("metadata") or {}
         if kind == "Service" and api == SERVING:
-            topo.services[m.name] = _service(doc)
+            topo.services[m.name] = _service(doc, str(m.source))
         elif kind == "Broker" and api.startswith("eventing.knative.dev/"):
             topo.brokers[m.name] = BrokerDecl(m.name, spec.get("delivery") or {})
         elif kind == "Trigger" and api.startswith("eventing.knative.dev/"):
@@ -227,6 +314,8 @@ def build_topology(manifests: Iterable[Manifest], namespace: str = "protostar") 
                     {**doc, "metadata": {**meta, "namespace": meta.get("namespace", namespace)}}
                 )
             )
+        elif kind == "SinkBinding" and api.startswith("sources.knative.dev/"):
+            topo.sinkbindings.append(_sinkbinding(m))
         elif kind == "HTTPRoute":
             for rule in spec.get("rules") or []:
                 backends = rule.get("backendRefs") or []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,8 +29,19 @@ class EventType:
 
 
 class Catalog:
-    def __init__(self, entries: Mapping[str, EventType]) -> None:
+    def __init__(self, entries: Mapping[str, EventType], senders: Iterable[str] = ()) -> None:
         self.entries = dict(entries)
+        self.relays = frozenset(senders)
+
+    def senders(self) -> dict[str, set[str]]:
+        """Each function that sends events -> the types it sends (a relay: ``*``)."""
+        out: dict[str, set[str]] = {}
+        for entry in self.entries.values():
+            if entry.producer:
+                out.setdefault(entry.producer, set()).add(entry.type)
+        for relay in self.relays:
+            out.setdefault(relay, set()).add("*")
+        return out
 
     def __contains__(self, type_: str) -> bool:
         return type_ in self.entries
@@ -88,7 +99,7 @@ def load_catalog(directory: Path = EVENTS_DIR) -> Catalog:
             sensitive=tuple(item.get("sensitive") or ()),
             validator=Draft202012Validator(schema, format_checker=FormatChecker()),
         )
-    return Catalog(entries)
+    return Catalog(entries, raw.get("senders") or ())
 
 
 @functools.cache

@@ -12,7 +12,7 @@ import psutil
 import pytest
 
 from localplatform.embedded.procs import free_port
-from tests.conftest import workdir
+from tests.conftest import ROOT, workdir
 from tests.support.runtime import Up
 
 pytestmark = pytest.mark.e2e
@@ -133,3 +133,25 @@ def test_logs_are_json_lines_without_secrets(data_dir: Path) -> None:
         if "PRIVATE" not in secret:
             assert secret not in stdout
             assert secret not in function_log
+
+
+def test_a_manifest_without_its_sink_binding_stops_start_up_naming_it(tmp_path: Path) -> None:
+    """The runtime is no kinder than a cluster: with auth's binding label removed, auth
+    would get no K_SINK on Knative, so `task up` refuses to start, before anything runs."""
+    import shutil
+
+    manifests = tmp_path / "knative"
+    shutil.copytree(ROOT / "knative" / "base", manifests)
+    auth = manifests / "services" / "auth.yaml"
+    text = auth.read_text()
+    assert "protostar.dev/events: sender" in text
+    auth.write_text(
+        "\n".join(line for line in text.splitlines() if "protostar.dev/events" not in line)
+    )
+    data = tmp_path / "data"
+    up = Up(data, free_port(), extra_env={"PROTOSTAR_MANIFESTS": str(manifests)})
+    _out, err = up.proc.communicate(timeout=60)
+    assert up.proc.returncode == 1, err
+    assert f"{auth}: Service auth (function auth) sends" in err
+    assert "K_SINK" in err
+    assert not (data / "postgres").exists()

@@ -83,7 +83,10 @@ def write_manifests(
 
 
 def write_kustomization(directory: Path, namespace: str, docs: list[dict[str, Any]]) -> Path:
-    """``docs`` as one kustomization of ``namespace`` in ``directory``."""
+    """``docs`` as one kustomization of ``namespace`` in ``directory``, with the real
+    SinkBinding (the only way a function gets K_SINK)."""
+    if not any(d["kind"] == "SinkBinding" for d in docs):
+        docs = [*docs, _doc(BASE / "eventing" / "sinkbinding-producers.yaml")]
     (directory / "all.yaml").write_text(yaml.safe_dump_all(docs))
     (directory / "kustomization.yaml").write_text(
         yaml.safe_dump(
