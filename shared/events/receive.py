@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Awaitable, Callable
+from typing import overload
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -37,15 +38,30 @@ async def read_body(request: Request, limit: int = MAX_EVENT_BYTES) -> bytes:
     return b"".join(chunks)
 
 
+HttpHandler = Callable[[Request], Awaitable[Response]]
+
+
+@overload
+def cloudevent_endpoint(
+    handler: EventHandler, *, catalog: Catalog | None = None, allow_unknown: bool = False
+) -> HttpHandler: ...
+
+
+@overload
+def cloudevent_endpoint(
+    handler: None = None, *, catalog: Catalog | None = None, allow_unknown: bool = False
+) -> Callable[[EventHandler], HttpHandler]: ...
+
+
 def cloudevent_endpoint(
     handler: EventHandler | None = None,
     *,
     catalog: Catalog | None = None,
     allow_unknown: bool = False,
-) -> Callable[..., Callable[[Request], Awaitable[Response]]]:
+) -> HttpHandler | Callable[[EventHandler], HttpHandler]:
     """Decorate ``async def handler(event) -> CloudEvent | None`` as an HTTP endpoint."""
 
-    def wrap(fn: EventHandler) -> Callable[[Request], Awaitable[Response]]:
+    def wrap(fn: EventHandler) -> HttpHandler:
         @endpoint
         @functools.wraps(fn)
         async def http_handler(request: Request) -> Response:
@@ -65,4 +81,4 @@ def cloudevent_endpoint(
 
         return http_handler
 
-    return wrap if handler is None else wrap(handler)  # type: ignore[return-value]
+    return wrap if handler is None else wrap(handler)
