@@ -25,7 +25,7 @@ from shared.accounts.principal import Principal
 from shared.bots import validation
 from shared.bots.contracts import BotSettings, NewBot
 from shared.bots.owned import bot_owner, no_such_bot
-from shared.db.unit import scope
+from shared.db.unit import scope, unit_of_work
 from shared.errors import Conflict, Forbidden, NotFound
 from shared.resources import Resources
 
@@ -141,8 +141,8 @@ class BotService:
             sql.SQL(_COLUMNS),
         )
         params = [owner_id, *(_param(c, v) for c, v in values.items())]
-        async with self.pool.connection() as conn, conn.transaction():
-            await scope(conn, user=owner_id)
+        async with unit_of_work(self.pool, user=owner_id) as uow:
+            conn = uow.conn
             role = await conn.execute("SELECT role FROM users WHERE id = %s FOR SHARE", (owner_id,))
             user = await role.fetchone()
             if user is None or user[0] != "protostar":
@@ -203,9 +203,8 @@ class BotService:
             "UPDATE bots SET {}, updated_at = now() WHERE slug = %s AND owner_id = %s RETURNING {}"
         ).format(sql.SQL(", ").join(assignments), sql.SQL(_COLUMNS))
         params = [*(_param(c, v) for c, v in changes.items()), slug, owner_id]
-        async with self.pool.connection() as conn, conn.transaction():
-            await scope(conn, user=owner_id)
-            cur = conn.cursor(row_factory=dict_row)
+        async with unit_of_work(self.pool, user=owner_id) as uow:
+            cur = uow.conn.cursor(row_factory=dict_row)
             await cur.execute(query, params)
             row = await cur.fetchone()
         if row is None:

@@ -18,7 +18,7 @@ from shared.chat.answer import BotRef
 from shared.chat.contracts import FeedbackBody
 from shared.chat.generation import Turn
 from shared.chat.questions import _UUID, asker_of
-from shared.db.unit import scope
+from shared.db.unit import scope, unit_of_work
 from shared.errors import NotFound
 
 HISTORY_TURNS = 3
@@ -150,8 +150,8 @@ class Conversations:
         if not _UUID.match(raw_id):
             raise NotFound("no such message", code="message_not_found")
         asker = asker_of(principal)
-        async with self.pool.connection() as conn, conn.transaction():
-            await _as_asker(conn, asker)
+        async with unit_of_work(self.pool, asker=asker) as uow:
+            conn = uow.conn
             cur = await conn.execute(
                 "SELECT bot_id, bot_owner_id FROM messages WHERE id = %s AND asker = %s",
                 (raw_id, asker),

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from shared.db.unit import scope
+from shared.db.unit import scope, unit_of_work
 from shared.events.cloudevent import BadEvent, CloudEvent
 from shared.notify import discord, ledger, messages
 from shared.notify.errors import PermanentFailure, TransientFailure, WebhookGone
@@ -356,9 +356,8 @@ class Notifier:
     async def _disable_webhook(self, bot: BotInfo, url: str, status: int) -> None:
         """Stop using the bot's webhook and tell its owner why (unless it was changed)."""
         reason = _GONE_REASON.get(status, f"Discord answered {status} for this webhook.")
-        async with self.pool.connection() as conn, conn.transaction():
-            await scope(conn, user=bot.owner_id)
-            cur = await conn.execute(
+        async with unit_of_work(self.pool, user=bot.owner_id) as uow:
+            cur = await uow.conn.execute(
                 "UPDATE bots SET discord_webhook_disabled_at = now(),"
                 " discord_webhook_disabled_reason = %s"
                 " WHERE id = %s AND owner_id = %s AND discord_webhook = %s"
