@@ -118,6 +118,8 @@ def _manifests(directory: Path, namespace: str, subscriber_url: str) -> Path:
         yaml.safe_load((base / "services" / f"{n}.yaml").read_text())
         for n in ("health", "outbox-relay", "deadletter")
     ]
+    docs.append(yaml.safe_load((base / "config.yaml").read_text()))
+    docs.append(yaml.safe_load((base / "jobs" / "migrate.yaml").read_text()))
     for eventing in ("broker.yaml", "sinkbinding-producers.yaml"):
         docs.append(yaml.safe_load((base / "eventing" / eventing).read_text()))
     docs.append(
@@ -154,11 +156,7 @@ async def runtime(
 
     # A fresh terminal's environment: no Protostar setting of the calling process.
     settings = {n.upper() for n in Settings.model_fields} | {"K_SINK", "BROKER_URL"}
-    child_env = {
-        k: v
-        for k, v in os.environ.items()
-        if k.upper() not in settings and not k.startswith("SERVICE_URL_")
-    }
+    child_env = {k: v for k, v in os.environ.items() if k.upper() not in settings}
     child_env.update(
         {
             "PROTOSTAR_DATA": str(data),

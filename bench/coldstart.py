@@ -170,6 +170,9 @@ async def run(quick: bool, work: Path) -> dict[str, Any]:
     hello.parent.mkdir(parents=True, exist_ok=True)
     hello.write_text(_HELLO_SOURCE)
     data = work / "data"
+    from shared.secrets import SecretStore
+
+    SecretStore(data / "secrets").ensure_all()  # as the runtime makes them; functions read
     base_env = {
         **os.environ,
         "PROTOSTAR_ENV": "local",

@@ -153,9 +153,7 @@ class Settings(BaseSettings):
     embedding_dimensions: int = Field(768, ge=8, le=4096)
     local_embedding_model: str = "all-MiniLM-L6-v2"
     embedder_url: str | None = Field(
-        None,
-        validation_alias=AliasChoices("EMBEDDER_URL", "SERVICE_URL_EMBEDDER"),
-        description="The embedder service (the local runtime sets it)",
+        None, description="The embedder Service (the ConfigMap sets its cluster-local URL)"
     )
     embedding_provider: Literal["auto", "local", "gemini"] = Field(
         "auto", description="auto: Gemini when GEMINI_API_KEY is set, else the local model"

@@ -1,9 +1,11 @@
 """The local runtime behind ``task up``: the Knative manifests, run on one machine.
 
-Order is strict: validate every setting and the data dir (creating nothing), take the
-single-instance lock, start PostgreSQL and Redis when their URLs are unset, migrate,
-then read ``knative/base`` and run it: every Service as a functions-framework process
-behind an activator, the public routes on ``PROTOSTAR_PORT``, the Broker with its
+Order is strict: validate every setting and the data dir (creating nothing), read
+``knative/base`` and refuse manifests a cluster could not run, take the single-instance
+lock, start PostgreSQL and Redis when their URLs are unset, run the Jobs (the
+migration), then run the rest: every Service as a functions-framework process behind
+an activator, with only what its pod would get (localplatform.runtime.pods), the
+public routes on ``PROTOSTAR_PORT``, the Broker with its
 Triggers (RabbitMQ when ``RABBITMQ_URL`` is set, else durable queues in PostgreSQL) and
 the PingSources. Every child dies with us (PDEATHSIG), Ctrl-C stops them in order, and
 the lock is a kernel ``flock`` that a crash releases by itself.
@@ -29,8 +31,10 @@ from typing import IO, Any
 import uvicorn
 
 from localplatform.embedded import procs
+from localplatform.runtime import pods
+from localplatform.runtime.environment import Objects
+from localplatform.runtime.topology import Topology
 from shared.db import bootstrap
-from shared.db.migrate import migrate
 from shared.errors import ProtostarError, SettingsError
 from shared.secrets import SecretStore
 from shared.settings import Settings, check_data_dir, load_settings
@@ -124,7 +128,9 @@ class LocalRuntime:
         self.lock = InstanceLock(self.data / "protostar.lock")
         self.postgres: Any = None
         self.redis: Any = None
-        self.env: dict[str, str] = {}
+        self.database_url = ""
+        self.topology = Topology()
+        self.objects = Objects()
         self.started = time.monotonic()
 
     # ------------------------------------------------------------------ preparation
@@ -139,16 +145,15 @@ class LocalRuntime:
             raise SettingsError(
                 f"PROTOSTAR_PORT: {host}:{port} is already in use by another program"
             )
-        self._check_sinks()  # before anything starts: the manifests must be complete
+        self.topology = self._check_manifests()  # before anything starts
         secrets = SecretStore(self.settings.secrets_path)
         secrets.ensure_all()
-        env = dict(os.environ)
-        for injected in ("K_SINK", "K_CE_OVERRIDES", "BROKER_URL"):
-            env.pop(injected, None)  # a process gets these only from a SinkBinding
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-        env["PROTOSTAR_DATA"] = str(self.data)
-        env["SECRETS_DIR"] = str(self.settings.secrets_path)
-        if not self.settings.database_url:
+        urls: dict[str, str] = {}
+        app_role = self.settings.database_app_role
+        if self.settings.database_url:
+            urls["DATABASE_URL"] = self.settings.database_url
+            urls["DATABASE_MIGRATE_URL"] = self.settings.migrate_url or ""
+        else:
             from localplatform.embedded.postgres import EmbeddedPostgres
 
             self.postgres = EmbeddedPostgres(
@@ -160,25 +165,60 @@ class LocalRuntime:
                 app_password=secrets.get("postgres-app-password"),
             )
             bootstrap.bootstrap(self.postgres.url(), roles)
-            env["DATABASE_URL"] = self.postgres.url(roles.app, roles.app_password, roles.database)
-            env["DATABASE_MIGRATE_URL"] = self.postgres.url(
+            urls["DATABASE_URL"] = self.postgres.url(roles.app, roles.app_password, roles.database)
+            urls["DATABASE_MIGRATE_URL"] = self.postgres.url(
                 roles.owner, roles.owner_password, roles.database
             )
-            env["DATABASE_APP_ROLE"] = roles.app
-        app_role = env.get("DATABASE_APP_ROLE", self.settings.database_app_role)
-        applied = migrate(env.get("DATABASE_MIGRATE_URL") or env["DATABASE_URL"], app_role)
-        if applied:
-            log.info("migrations applied", extra={"versions": applied})
-        if not self.settings.redis_url:
+            app_role = roles.app
+        if self.settings.redis_url:
+            urls["REDIS_URL"] = self.settings.redis_url
+        else:
             from localplatform.embedded.redis import EmbeddedRedis
 
             self.redis = EmbeddedRedis(self.data / "redis", password=secrets.get("redis-password"))
             self.redis.start()
-            env["REDIS_URL"] = self.redis.url
+            urls["REDIS_URL"] = self.redis.url
         if not self.settings.object_store_url:
             (self.data / "objects").mkdir(exist_ok=True)
-            env["OBJECT_STORE_URL"] = self.settings.object_store
-        self.env = env
+        self.database_url = urls["DATABASE_URL"]
+        self.objects = pods.local_objects(
+            self.settings,
+            configmaps=self.topology.configmaps,
+            secrets=secrets,
+            urls=urls,
+            local={
+                "PROTOSTAR_ENV": "local",
+                "PROTOSTAR_DEMO": str(self.settings.protostar_demo).lower(),
+                "PUBLIC_URL": self.settings.public_base_url,
+                "OBJECT_STORE_URL": self.settings.object_store,
+                "DATABASE_APP_ROLE": app_role,
+                "LOG_LEVEL": self.settings.log_level,
+            },
+        )
+        self._run_jobs()
+
+    @property
+    def claims(self) -> dict[str, Path]:
+        """PersistentVolumeClaims bound to local directories (a pre-bound volume each)."""
+        return {"audit-log": self.settings.audit_path}
+
+    def _run_jobs(self) -> None:
+        """The Jobs (the migration) to completion, each with its manifest's environment:
+        on a cluster ArgoCD runs them as PreSync hooks before the Services."""
+        rewrite = pods.cluster_dns(self.topology.namespace, {})
+        for job in self.topology.jobs:
+            env = {
+                **pods.image_env(ROOT),
+                **pods.container_env(
+                    job, self.objects, data=self.data, claims=self.claims, rewrite=rewrite
+                ),
+            }
+            started = time.monotonic()
+            pods.run_job(job, env, root=ROOT, logdir=self.data / "logs")
+            log.info(
+                "job completed",
+                extra={"job": job.name, "ms": round((time.monotonic() - started) * 1000)},
+            )
 
     def release(self) -> None:
         if self.redis is not None:
@@ -189,23 +229,27 @@ class LocalRuntime:
             self.postgres = None
         self.lock.release()
 
-    def _check_sinks(self) -> None:
-        """Refuse to start when a function that sends events has no SinkBinding: on a
-        cluster it would get no K_SINK (the events catalog says who sends)."""
+    def _check_manifests(self) -> Topology:
+        """Refuse to start on manifests a cluster could not run: a function that sends
+        events with no SinkBinding (it would get no K_SINK; the events catalog says who
+        sends), or a Service whose manifest does not give its function a setting or a
+        secret file it needs (functions/<dir>/needs.yaml)."""
         from localplatform.manifests.catalog import load_catalog_senders
         from localplatform.manifests.load import load_manifests
         from localplatform.manifests.validate import display_path
+        from localplatform.runtime.needs import unmet_needs
         from localplatform.runtime.topology import TopologyError, build_topology, unbound_senders
 
         topo = build_topology(load_manifests(self.manifests), _namespace(self.manifests))
         senders = load_catalog_senders(ROOT / "events" / "catalog.yaml")
-        unbound = unbound_senders(topo, senders)
-        if unbound:
+        problems = unbound_senders(topo, senders) + unmet_needs(topo, ROOT / "functions")
+        if problems:
             raise TopologyError(
                 "; ".join(
-                    f"{display_path(Path(svc.manifest))}: {message}" for svc, message in unbound
+                    f"{display_path(Path(svc.manifest))}: {message}" for svc, message in problems
                 )
             )
+        return topo
 
     # ------------------------------------------------------------------ running
     async def run(self, stop: asyncio.Event, ready: asyncio.Event | None = None) -> None:
@@ -213,14 +257,13 @@ class LocalRuntime:
 
         from localplatform.broker.broker import Broker
         from localplatform.broker.model import TriggerSpec
-        from localplatform.manifests.load import load_manifests
         from localplatform.runtime.ingress import Activator, Front
         from localplatform.runtime.schedules import PingStats, run_pingsource
         from localplatform.runtime.services import ServiceProcess
         from localplatform.runtime.state import RuntimeState
-        from localplatform.runtime.topology import SinkRef, build_topology
+        from localplatform.runtime.topology import SinkRef
 
-        topo = build_topology(load_manifests(self.manifests), _namespace(self.manifests))
+        topo = self.topology
         ns = topo.namespace
         public = _bind(self.settings.protostar_host, self.settings.protostar_port)
         broker_sock = _bind("127.0.0.1", 0)
@@ -229,7 +272,7 @@ class LocalRuntime:
         logdir = self.data / "logs"
         services = {
             name: ServiceProcess(
-                spec, root=ROOT, env=self.env, logdir=logdir, scale_to_zero=self.scale_to_zero
+                spec, root=ROOT, env={}, logdir=logdir, scale_to_zero=self.scale_to_zero
             )
             for name, spec in topo.services.items()
         }
@@ -238,13 +281,17 @@ class LocalRuntime:
             sock = _bind("127.0.0.1", 0)
             svc.activator_port = sock.getsockname()[1]
             sockets.append(sock)
-        # Every function can reach every Service by its address (Knative: cluster DNS).
-        urls = {
-            f"SERVICE_URL_{name.upper().replace('-', '_')}": svc.address
-            for name, svc in services.items()
-        }
+        # A Service's cluster-local URL (http://embedder.protostar.svc.cluster.local) in a
+        # function's environment resolves to its local address, as cluster DNS would.
+        dns = pods.cluster_dns(ns, {name: svc.address for name, svc in services.items()})
+        image = pods.image_env(ROOT)
         for svc in services.values():
-            svc.base_env.update(urls)
+            svc.base_env = {
+                **image,
+                **pods.container_env(
+                    svc.spec, self.objects, data=self.data, claims=self.claims, rewrite=dns
+                ),
+            }
 
         def address(service: str) -> str:
             return services[service].address
@@ -398,7 +445,7 @@ class LocalRuntime:
                 api_url=f"http://{local}:{self.settings.protostar_port}",
                 public_url=self.settings.public_base_url,
                 data_dir=self.data,
-                database_url=self.env["DATABASE_URL"],
+                database_url=self.database_url,
             )
         except Exception:
             log.warning("demo not set up; the next start retries", exc_info=True)
@@ -418,7 +465,7 @@ class LocalRuntime:
             return kind, RabbitMQBackend(self.settings.rabbitmq_url, namespace=namespace)
         from localplatform.broker.postgres import PostgresBackend
 
-        return kind, PostgresBackend(self.env["DATABASE_URL"], namespace=namespace)
+        return kind, PostgresBackend(self.database_url, namespace=namespace)
 
     async def _report(self, snapshot: Any, state: Any) -> None:
         from localplatform.runtime.status import CLEAR, render

@@ -73,7 +73,7 @@ class ServiceProcess:
         return "ready" if self.ready.is_set() else "starting"
 
     def _env(self) -> dict[str, str]:
-        env = {**self.base_env, **self.spec.env}
+        env = dict(self.base_env)  # the image's and the manifest's (runtime.pods)
         env.update(
             {
                 "PORT": str(self.port),

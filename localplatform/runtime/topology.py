@@ -9,6 +9,8 @@
 - ``HTTPRoute`` PathPrefix rules -> the public ingress.
 - ``SinkBinding`` (sources.knative.dev/v1) -> ``K_SINK`` (and ``K_CE_OVERRIDES``) for
   exactly the Services its subject selects; Knative Serving injects nothing else.
+- ConfigMaps (``v1``): their data, for the Services' ``envFrom`` and ``configMapKeyRef``.
+- ``batch/v1`` Jobs (the migration, an ArgoCD PreSync hook): run before the Services.
 """
 
 from __future__ import annotations
@@ -58,9 +60,26 @@ class ServiceSpec:
     timeout_seconds: int = 300
     labels: Mapping[str, str] = field(default_factory=dict)
     manifest: str = ""  # the file it was read from, for messages
+    # The container and the pod's volumes as written: its environment and files are
+    # made from them (localplatform.runtime.environment), as the kubelet would.
+    container: Mapping[str, Any] = field(default_factory=dict)
+    volumes: tuple[Mapping[str, Any], ...] = ()
 
     def source(self, root: Path) -> Path:
         return root / "functions" / self.function / "main.py"
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A batch/v1 Job (the migration): run to completion before the Services start,
+    as ArgoCD runs a PreSync hook before it syncs the rest."""
+
+    name: str
+    command: tuple[str, ...]
+    container: Mapping[str, Any]
+    volumes: tuple[Mapping[str, Any], ...] = ()
+    hook: str = ""
+    manifest: str = ""
 
 
 @dataclass(frozen=True)
@@ -156,6 +175,8 @@ class Topology:
     pingsources: list[PingSourceSpec] = field(default_factory=list)
     routes: list[Route] = field(default_factory=list)
     sinkbindings: list[SinkBindingDecl] = field(default_factory=list)
+    configmaps: dict[str, dict[str, str]] = field(default_factory=dict)
+    jobs: list[JobSpec] = field(default_factory=list)
 
     def binding(self, service: str) -> SinkBindingDecl | None:
         """The SinkBinding that gives ``service`` its K_SINK, if any (the first that
@@ -278,6 +299,26 @@ def _service(doc: Mapping[str, Any], manifest: str = "") -> ServiceSpec:
         timeout_seconds=int(spec.get("timeoutSeconds", 300)),
         labels={str(k): str(v) for k, v in labels.items()},
         manifest=manifest,
+        container=containers[0],
+        volumes=tuple(spec.get("volumes") or ()),
+    )
+
+
+def _job(m: Manifest) -> JobSpec:
+    template = ((m.doc.get("spec") or {}).get("template") or {}).get("spec") or {}
+    containers = template.get("containers") or [{}]
+    container = containers[0]
+    command = [*(container.get("command") or []), *(container.get("args") or [])]
+    if not command:
+        raise TopologyError(f"Job {m.name}: its container has no command")
+    annotations = (m.doc.get("metadata") or {}).get("annotations") or {}
+    return JobSpec(
+        name=m.name,
+        command=tuple(str(c) for c in command),
+        container=container,
+        volumes=tuple(template.get("volumes") or ()),
+        hook=str(annotations.get("argocd.argoproj.io/hook", "")),
+        manifest=str(m.source),
     )
 
 
@@ -316,6 +357,10 @@ def build_topology(manifests: Iterable[Manifest], namespace: str = "protostar") 
             )
         elif kind == "SinkBinding" and api.startswith("sources.knative.dev/"):
             topo.sinkbindings.append(_sinkbinding(m))
+        elif kind == "ConfigMap" and api == "v1":
+            topo.configmaps[m.name] = {str(k): str(v) for k, v in (doc.get("data") or {}).items()}
+        elif kind == "Job" and api == "batch/v1":
+            topo.jobs.append(_job(m))
         elif kind == "HTTPRoute":
             for rule in spec.get("rules") or []:
                 backends = rule.get("backendRefs") or []

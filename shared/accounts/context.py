@@ -31,7 +31,9 @@ PUBLIC_KEY = "jwt-public-key.pem"
 
 
 def _secrets(settings: Settings) -> SecretStore:
-    return SecretStore(settings.secrets_path, create=settings.protostar_env == "local")
+    """Functions only read secrets: the local runtime, a test or `task cluster:secrets`
+    makes them, and the manifest mounts the ones a function may have."""
+    return SecretStore(settings.secrets_path, create=False)
 
 
 @functools.cache

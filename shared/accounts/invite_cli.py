@@ -31,7 +31,7 @@ def _with_embedded_database(settings: Settings) -> str:
     runtime = LocalRuntime(settings)
     try:
         runtime.prepare()  # takes the instance lock: no `task up` runs meanwhile
-        return asyncio.run(_create(runtime.env["DATABASE_URL"], settings.invite_ttl_days))
+        return asyncio.run(_create(runtime.database_url, settings.invite_ttl_days))
     finally:
         runtime.release()
 

@@ -26,7 +26,7 @@ def open_object_store(settings: Settings, secrets: SecretStore | None = None) ->
         )
     from shared.storage.files import FileObjectStore
 
-    store = secrets or SecretStore(settings.secrets_path, create=settings.protostar_env == "local")
+    store = secrets or SecretStore(settings.secrets_path, create=False)
     return FileObjectStore(
         Path(unquote(parts.path)),
         signing_key=store.get_bytes("object-store-signing-key"),

@@ -13,6 +13,7 @@ import httpx
 import psycopg
 import pytest
 
+from shared.secrets import SecretStore
 from tests.conftest import Database, workdir
 from tests.support.gateway import Gateway
 
@@ -37,6 +38,8 @@ def accounts_env(pg: Database, external_redis_url: str) -> Iterator[dict[str, st
         "INVITES_PER_PROTOSTAR": "2",
         "REFRESH_REUSE_GRACE": "2",
     }
+    # The secrets the runtime would make (functions only read theirs).
+    SecretStore(data / "secrets").ensure_all()
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     _reset_caches()

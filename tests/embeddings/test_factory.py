@@ -31,16 +31,19 @@ def test_auto_is_the_local_embedder_without_a_key() -> None:
     assert provider.base_url == "http://127.0.0.1:9999"
 
 
-def test_the_runtime_address_of_the_embedder_service_is_used(
+def test_the_embedder_url_is_the_only_way_to_the_embedder_service(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.delenv("EMBEDDER_URL", raising=False)
+    """Knative injects no service addresses: the ConfigMap's EMBEDDER_URL is the way."""
     monkeypatch.delenv("GEMINI_API_KEY", raising=False)
     monkeypatch.delenv("EMBEDDING_PROVIDER", raising=False)
+    monkeypatch.delenv("EMBEDDER_URL", raising=False)
     monkeypatch.setenv("SERVICE_URL_EMBEDDER", "http://127.0.0.1:8123")
+    assert load_settings().embedder_url is None
+    monkeypatch.setenv("EMBEDDER_URL", "http://127.0.0.1:8124")
     provider = provider_from_settings(load_settings())
     assert isinstance(provider, LocalEmbedder)
-    assert provider.base_url == "http://127.0.0.1:8123"
+    assert provider.base_url == "http://127.0.0.1:8124"
 
 
 def test_explicit_choices() -> None:

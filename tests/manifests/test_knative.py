@@ -83,14 +83,16 @@ def test_function_services_follow_the_runtime_convention() -> None:
         assert f"def {target}(" in source
         template = doc["spec"]["template"]
         (container,) = template["spec"]["containers"]
-        env = {e["name"]: e["value"] for e in container["env"]}
+        env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
         assert env == {"FUNCTION_TARGET": target, "FUNCTION_SIGNATURE_TYPE": "http"}
+        # Secrets only by key, each from the Secret of its purpose (test_needs.py).
+        for e in container["env"]:
+            if "value" not in e:
+                assert set(e["valueFrom"]) == {"secretKeyRef"}
+                assert e["valueFrom"]["secretKeyRef"]["key"] == e["name"]
         assert container["image"] == f"protostar/function-{function}"
         assert container["ports"] == [{"containerPort": 8080}]
-        assert container["envFrom"] == [
-            {"configMapRef": {"name": "protostar-config"}},
-            {"secretRef": {"name": "protostar-secrets"}},
-        ]
+        assert container["envFrom"] == [{"configMapRef": {"name": "protostar-config"}}]
         assert {"requests", "limits"} <= set(container["resources"])
         annotations = template["metadata"]["annotations"]
         # Scale to zero, except the embedder: kept warm, the only process loading torch.

@@ -14,6 +14,7 @@ import pytest
 
 from localplatform.embedded.procs import free_port, spawn, stop
 from localplatform.embedded.redis import EmbeddedRedis
+from shared.secrets import SecretStore
 from tests.conftest import ROOT, Database, workdir
 
 
@@ -28,6 +29,7 @@ def redis_server() -> Iterator[EmbeddedRedis]:
 @pytest.fixture
 def health_url(pg: Database, redis_server: EmbeddedRedis) -> Iterator[str]:
     data = workdir("hdata")
+    SecretStore(data / "secrets").ensure_all()  # what the runtime would make
     port = free_port()
     env = {
         **os.environ,

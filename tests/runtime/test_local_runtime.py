@@ -155,3 +155,100 @@ def test_a_manifest_without_its_sink_binding_stops_start_up_naming_it(tmp_path: 
     assert f"{auth}: Service auth (function auth) sends" in err
     assert "K_SINK" in err
     assert not (data / "postgres").exists()
+
+
+def test_a_manifest_that_forgets_a_setting_stops_start_up_naming_it(tmp_path: Path) -> None:
+    """Remove one env line (chat's DATABASE_URL) and `task up` refuses to start, naming
+    the manifest, the Service, the function and the setting, before anything runs."""
+    import shutil
+
+    manifests = tmp_path / "knative"
+    shutil.copytree(ROOT / "knative" / "base", manifests)
+    chat = manifests / "services" / "chat.yaml"
+    lines = chat.read_text().splitlines()
+    start = lines.index("            - name: DATABASE_URL")
+    chat.write_text("\n".join(lines[:start] + lines[start + 5 :]) + "\n")
+    data = tmp_path / "data"
+    up = Up(data, free_port(), extra_env={"PROTOSTAR_MANIFESTS": str(manifests)})
+    _out, err = up.proc.communicate(timeout=60)
+    assert up.proc.returncode == 1, err
+    assert (
+        f"{chat}: Service chat (functions/chat) needs DATABASE_URL, which its manifest does "
+        "not give it" in err
+    )
+    assert not (data / "postgres").exists()
+
+
+def _function_envs(up: Up) -> dict[str, dict[str, str]]:
+    envs = {}
+    for proc in up.descendants():
+        try:
+            argv = proc.cmdline()
+            if "localplatform.runtime.serve" in argv:
+                envs[argv[argv.index("--target") + 1]] = proc.environ()
+        except psutil.Error:
+            continue
+    return envs
+
+
+def test_a_function_process_gets_only_what_its_pod_would(data_dir: Path) -> None:
+    """Nothing of the runtime's environment leaks; a user's setting reaches the functions
+    through the ConfigMap or the Secret that carries it, and only where the manifest
+    refers to it; the owner role's URL reaches no function."""
+    up = Up(
+        data_dir,
+        free_port(),
+        extra_env={
+            "PROTOSTAR_UNRELATED": "leak",
+            "QUOTA_GUEST_QUESTIONS": "4",
+            "SMTP_PASSWORD": "hunter2-smtp",
+            "SMTP_USERNAME": "mailer",
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_FROM": "Protostar <no-reply@example.com>",
+            "GEMINI_API_KEY": "AIza-local-test",
+            "EMBEDDING_PROVIDER": "local",
+            "ANSWER_PROVIDER": "extractive",
+        },
+    )
+    try:
+        up.wait_healthy()
+        deadline = time.monotonic() + 60
+        envs: dict[str, dict[str, str]] = {}
+        while time.monotonic() < deadline:
+            envs = _function_envs(up)
+            if len(envs) >= 17:
+                break
+            time.sleep(0.5)
+        assert {"chat", "notify", "auth", "web", "embedder"} <= set(envs)
+        for target, env in envs.items():
+            assert "PROTOSTAR_UNRELATED" not in env, target
+            assert "DATABASE_MIGRATE_URL" not in env, target
+            assert not any(k.startswith("SERVICE_URL_") for k in env), target
+            assert env["QUOTA_GUEST_QUESTIONS"] == "4"  # the ConfigMap, as an operator edits it
+            assert env["PROTOSTAR_ENV"] == "local"
+            assert env["K_SERVICE"] in (target, target.replace("_", "-"))
+            assert ("SMTP_PASSWORD" in env) == (target == "notify"), target
+            assert ("GEMINI_API_KEY" in env) == (target in ("chat", "embed")), target
+            assert ("K_SINK" in env) == (
+                target
+                in {
+                    "auth",
+                    "users",
+                    "chat",
+                    "content",
+                    "embed",
+                    "digest",
+                    "outbox_relay",
+                    "deadletter",
+                }
+            ), target
+            files = (
+                sorted(p.name for p in Path(env["SECRETS_DIR"]).glob("*"))
+                if Path(env["SECRETS_DIR"]).is_dir()
+                else []
+            )
+            assert ("jwt-signing-key.pem" in files) == (target in ("auth", "users")), target
+        assert envs["notify"]["SMTP_PASSWORD"] == "hunter2-smtp"
+        assert envs["chat"]["EMBEDDER_URL"].startswith("http://127.0.0.1:")
+    finally:
+        up.close()

@@ -84,9 +84,14 @@ def write_manifests(
 
 def write_kustomization(directory: Path, namespace: str, docs: list[dict[str, Any]]) -> Path:
     """``docs`` as one kustomization of ``namespace`` in ``directory``, with the real
-    SinkBinding (the only way a function gets K_SINK)."""
+    SinkBinding (the only way a function gets K_SINK), ConfigMap (the settings) and
+    migration Job (nothing else creates the tables)."""
     if not any(d["kind"] == "SinkBinding" for d in docs):
         docs = [*docs, _doc(BASE / "eventing" / "sinkbinding-producers.yaml")]
+    if not any(d["kind"] == "ConfigMap" for d in docs):
+        docs = [*docs, _doc(BASE / "config.yaml")]
+    if not any(d["kind"] == "Job" for d in docs):
+        docs = [*docs, _doc(BASE / "jobs" / "migrate.yaml")]
     (directory / "all.yaml").write_text(yaml.safe_dump_all(docs))
     (directory / "kustomization.yaml").write_text(
         yaml.safe_dump(

@@ -20,7 +20,6 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "K_SINK",
         "BROKER_URL",
         "EMBEDDER_URL",
-        "SERVICE_URL_EMBEDDER",
     ]:
         monkeypatch.delenv(name, raising=False)
 

@@ -25,11 +25,7 @@ def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
     names = {name.upper() for name in Settings.model_fields}
     names |= {"K_SINK", "BROKER_URL", "EMBEDDER_URL"}
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k.upper() not in names and not k.upper().startswith("SERVICE_URL_")
-    }
+    env = {k: v for k, v in os.environ.items() if k.upper() not in names}
     env.update(extra or {})
     return env
 
