@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -117,8 +118,8 @@ class Router:
             params = self._match(pattern, parts)
             if params is None:
                 continue
-            if method != request.method:
-                allowed.append(method)
+            if method != request.method and (method, request.method) != ("GET", "HEAD"):
+                allowed.append(method)  # HEAD is a GET without its body (the server drops it)
                 continue
             request.scope["path_params"] = params
             return await handler(request)
@@ -160,11 +161,30 @@ async def json_body(request: Request, *, limit: int = 64 * 1024) -> dict[str, An
         )
     try:
         data = json.loads(body or b"{}")
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the stack
         raise BadRequest("request body is not valid JSON", code="invalid_json") from None
     if not isinstance(data, dict):
         raise BadRequest("request body must be a JSON object", code="invalid_json")
+    if _SURROGATE.search(body) and not _encodable(data):
+        # "\udcff" is valid JSON but no text: PostgreSQL (UTF-8) would refuse it later.
+        raise BadRequest(
+            "request body holds a lone UTF-16 surrogate (\\ud800-\\udfff): not text",
+            code="invalid_json",
+        )
     return data
+
+
+_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _encodable(data: object) -> bool:
+    import json
+
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def client_ip(request: Request) -> str:

@@ -15,7 +15,7 @@ from psycopg_pool import AsyncConnectionPool
 from pydantic import Field
 
 from shared.accounts.principal import Principal
-from shared.api.contract import Query, Reply
+from shared.api.contract import Query, QueryInt, Reply
 from shared.bots.owned import bot_owner, owned_bot_id
 
 MAX_DAYS = 90
@@ -49,7 +49,7 @@ GROUP BY q ORDER BY max(created_at) DESC LIMIT 20
 
 class InsightsQuery(Query):
     codes: ClassVar = {"days": "bad_days"}
-    days: Annotated[int, Field(ge=1, le=MAX_DAYS, description="How many days back")] = 30
+    days: Annotated[QueryInt, Field(ge=1, le=MAX_DAYS, description="How many days back")] = 30
 
 
 class DayCount(Reply):

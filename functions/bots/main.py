@@ -4,7 +4,7 @@ import functions_framework.aio
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from shared.accounts.context import authenticate
+from shared.accounts.principal import Principal
 from shared.api.operation import operations
 from shared.bots import contracts as c
 from shared.bots.service import BotService, bot_service
@@ -23,8 +23,7 @@ async def _service() -> BotService:
     return await bot_service(get_resources("bots"))
 
 
-async def create_bot(request: Request, body: c.NewBot) -> Response:
-    principal = authenticate(request, "access")
+async def create_bot(request: Request, principal: Principal, body: c.NewBot) -> Response:
     bot = await (await _service()).create(principal, body)
     return JSONResponse(
         bot.owner_view(),
@@ -33,20 +32,17 @@ async def create_bot(request: Request, body: c.NewBot) -> Response:
     )
 
 
-async def list_bots(request: Request) -> Response:
-    principal = authenticate(request, "access")
+async def list_bots(request: Request, principal: Principal) -> Response:
     bots = await (await _service()).list(principal)
     return JSONResponse({"bots": [bot.owner_view() for bot in bots]}, headers=NO_STORE)
 
 
-async def get_bot(request: Request) -> Response:
-    principal = authenticate(request, "access")
+async def get_bot(request: Request, principal: Principal) -> Response:
     bot = await (await _service()).get(principal, request.path_params["bot"])
     return JSONResponse(bot.owner_view(), headers=NO_STORE)
 
 
-async def update_bot(request: Request, body: c.BotSettings) -> Response:
-    principal = authenticate(request, "access")
+async def update_bot(request: Request, principal: Principal, body: c.BotSettings) -> Response:
     bot = await (await _service()).update(principal, request.path_params["bot"], body)
     return JSONResponse(bot.owner_view(), headers=NO_STORE)
 

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from shared.accounts.context import authenticate, authorize_bot
+from shared.accounts.principal import Principal
 from shared.api.operation import operations
 from shared.chat import contracts as c
 from shared.chat.factory import chat_service
@@ -141,32 +142,30 @@ async def ask_preflight(request: Request) -> Response:
     return (policy or _cors(())).preflight(request.headers)
 
 
-async def list_conversations(request: Request, query: c.ConversationsQuery) -> Response:
-    principal = authenticate(request)
+async def list_conversations(
+    request: Request, principal: Principal, query: c.ConversationsQuery
+) -> Response:
     items = await (await chat_service()).conversations(principal, query.bot)
     return JSONResponse({"conversations": items}, headers=NO_STORE)
 
 
-async def get_conversation(request: Request) -> Response:
-    principal = authenticate(request)
+async def get_conversation(request: Request, principal: Principal) -> Response:
     view = await (await chat_service()).conversation(principal, request.path_params["id"])
     return JSONResponse(view, headers=NO_STORE)
 
 
-async def feedback(request: Request, body: c.FeedbackBody) -> Response:
-    principal = authenticate(request)
+async def feedback(request: Request, principal: Principal, body: c.FeedbackBody) -> Response:
     saved = await (await chat_service()).feedback(principal, request.path_params["id"], body)
     return JSONResponse(saved, headers=NO_STORE)
 
 
-async def test_bot(request: Request, body: c.TrialQuestions) -> Response:
+async def test_bot(request: Request, principal: Principal, body: c.TrialQuestions) -> Response:
     """The owner's "test your bot": questions in, what visitors would get out."""
-    principal = authenticate(request)
     result = await (await chat_service()).test(principal, request.path_params["bot"], body)
     return JSONResponse(result, headers=NO_STORE)
 
 
-_op = operations("chat")
+_op = operations("chat", tokens=("access", "guest"))
 ASK = _op(
     "POST",
     "/api/bots/{bot}/ask",

@@ -9,7 +9,7 @@ from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from shared.accounts.context import authenticate
+from shared.accounts.principal import Principal
 from shared.api.operation import operations
 from shared.content import contracts as c
 from shared.content.service import ContentService
@@ -60,38 +60,33 @@ async def _file(request: Request, limit: int) -> tuple[str | None, bytes]:
         await form.close()
 
 
-async def upload(request: Request) -> Response:
-    principal = authenticate(request, "access")
+async def upload(request: Request, principal: Principal) -> Response:
     service = await _service()
     filename, data = await _file(request, service.max_bytes)
     body, _ = await service.upload(principal, request.path_params["bot"], filename, data)
     return JSONResponse(body, status_code=202, headers=NO_STORE)
 
 
-async def list_documents(request: Request) -> Response:
-    principal = authenticate(request, "access")
+async def list_documents(request: Request, principal: Principal) -> Response:
     docs = await (await _service()).list_documents(principal, request.path_params["bot"])
     return JSONResponse({"documents": docs}, headers=NO_STORE)
 
 
-async def get_document(request: Request) -> Response:
-    principal = authenticate(request, "access")
+async def get_document(request: Request, principal: Principal) -> Response:
     doc = await (await _service()).get(
         principal, request.path_params["bot"], request.path_params["id"]
     )
     return JSONResponse(doc, headers=NO_STORE)
 
 
-async def delete_document(request: Request) -> Response:
-    principal = authenticate(request, "access")
+async def delete_document(request: Request, principal: Principal) -> Response:
     await (await _service()).delete(
         principal, request.path_params["bot"], request.path_params["id"]
     )
     return Response(status_code=204)
 
 
-async def reindex(request: Request) -> Response:
-    principal = authenticate(request, "access")
+async def reindex(request: Request, principal: Principal) -> Response:
     body, _ = await (await _service()).reindex(
         principal, request.path_params["bot"], request.path_params.get("id")
     )

@@ -4,7 +4,7 @@ import functions_framework.aio
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from shared.accounts.context import authenticate
+from shared.accounts.principal import Principal
 from shared.api.operation import operations
 from shared.http import Router, endpoint
 from shared.insights import InsightsQuery, InsightsService, InsightsView
@@ -14,8 +14,7 @@ from shared.resources import get_resources
 configure_logging("insights")
 
 
-async def get_insights(request: Request, query: InsightsQuery) -> Response:
-    principal = authenticate(request, "access")
+async def get_insights(request: Request, principal: Principal, query: InsightsQuery) -> Response:
     days = query.days
     res = get_resources("insights")
     service = InsightsService(await res.pool(), timezone=res.settings.quota_timezone)

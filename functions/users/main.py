@@ -5,7 +5,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from shared.accounts import contracts as c
-from shared.accounts.context import account_service, authenticate
+from shared.accounts.context import account_service
+from shared.accounts.principal import Principal
 from shared.accounts.service import AccountService
 from shared.api.operation import operations
 from shared.errors import Forbidden
@@ -21,55 +22,43 @@ async def _service() -> AccountService:
     return await account_service(get_resources("users"))
 
 
-def _user_id(request: Request) -> str:
-    principal = authenticate(request, "access")
-    return principal.subject
-
-
-async def me(request: Request) -> Response:
-    user_id = _user_id(request)  # 401 before anything touches the database
-    user = await (await _service()).get_user(user_id)
+async def me(request: Request, principal: Principal) -> Response:
+    user = await (await _service()).get_user(principal.subject)
     return JSONResponse(user.public(), headers=NO_STORE)
 
 
-async def update_me(request: Request, body: c.ProfileChanges) -> Response:
-    user_id = _user_id(request)
-    user = await (await _service()).update_user(user_id, body)
+async def update_me(request: Request, principal: Principal, body: c.ProfileChanges) -> Response:
+    user = await (await _service()).update_user(principal.subject, body)
     return JSONResponse(user.public(), headers=NO_STORE)
 
 
-async def delete_me(request: Request) -> Response:
-    user_id = _user_id(request)
+async def delete_me(request: Request, principal: Principal) -> Response:
     service = await _service()
     store = get_resources("users").object_store()
-    for prefix in await service.delete_user(user_id):
+    for prefix in await service.delete_user(principal.subject):
         await store.delete_prefix(prefix)
     return Response(status_code=204)
 
 
-async def export_me(request: Request) -> Response:
-    user_id = _user_id(request)
-    data = await (await _service()).export_user(user_id)
+async def export_me(request: Request, principal: Principal) -> Response:
+    data = await (await _service()).export_user(principal.subject)
     return JSONResponse(
         data,
         headers={**NO_STORE, "Content-Disposition": 'attachment; filename="protostar-export.json"'},
     )
 
 
-async def redeem(request: Request, body: c.InviteCode) -> Response:
-    user_id = _user_id(request)
-    session = await (await _service()).redeem_invite(user_id, body.code)
+async def redeem(request: Request, principal: Principal, body: c.InviteCode) -> Response:
+    session = await (await _service()).redeem_invite(principal.subject, body.code)
     return JSONResponse(session.response(), headers=NO_STORE)
 
 
-async def issue_invite(request: Request) -> Response:
-    principal = authenticate(request, "access")
+async def issue_invite(request: Request, principal: Principal) -> Response:
     invite = await (await _service()).issue_invite(principal)
     return JSONResponse(invite, status_code=201, headers=NO_STORE)
 
 
-async def list_invites(request: Request) -> Response:
-    principal = authenticate(request, "access")
+async def list_invites(request: Request, principal: Principal) -> Response:
     if principal.role != "protostar" and not principal.is_admin:
         raise Forbidden("only protostars have invite codes", code="not_protostar")
     invites = await (await _service()).list_invites(principal)

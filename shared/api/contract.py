@@ -9,10 +9,11 @@ rule's own code and message, with the path of the field that failed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError
 from pydantic_core import PydanticCustomError
 
 from shared.errors import BadRequest
@@ -49,6 +50,16 @@ class Query(Body):
     """Query parameters arrive as strings: numbers are read from them (``?days=7``)."""
 
     model_config = ConfigDict(extra="ignore", strict=False, frozen=True)
+
+
+def _decimal(value: Any) -> Any:
+    if isinstance(value, str) and not re.fullmatch(r"[0-9]{1,9}", value):
+        raise ValueError("must be a whole number written in digits")
+    return value
+
+
+# A query integer: digits only ("7"; not "7.0", "+7", " 7" or "1_0", which int() takes).
+QueryInt = Annotated[int, BeforeValidator(_decimal)]
 
 
 class Reply(BaseModel):
@@ -99,5 +110,9 @@ def bad_request(model: type[Body], exc: ValidationError) -> BadRequest:
     name = str(loc[0])
     item = model.codes.get(f"{name}.*") if len(loc) > 1 else None
     code = item or model.codes.get(name, f"invalid_{name}")
-    message = "is required" if kind == "missing" else str(error["msg"]).lower()
+    message = (
+        "is required"
+        if kind == "missing"
+        else str(error["msg"]).removeprefix("Value error, ").lower()
+    )
     return BadRequest(f"{field} {message}", code=code, details={"field": field})

@@ -117,8 +117,12 @@ def document(operations: Iterable[Operation], server_url: str = "/") -> Json:
             extra = op.response_content.get(status)
             if extra:
                 responses[str(status)].setdefault("content", {}).update(extra)
-        # Any operation fails closed with 503 when a dependency is down.
-        for status in sorted({*op.errors, 503} - set(op.responses)):
+        # Any operation fails closed with 503 when a dependency is down; one that needs a
+        # token answers 401 without a valid one; a JSON body over its limit is 413.
+        implied = {503} | ({401} if not op.public else set())
+        if op.body is not None:
+            implied.add(413)
+        for status in sorted({*op.errors, *implied} - set(op.responses)):
             responses[str(status)] = _json(refs[(Error, "serialization")], _ERRORS[status])
         item: Json = {
             "summary": op.summary,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 from starlette.requests import Request
@@ -18,17 +18,23 @@ from starlette.responses import Response
 
 from shared.api.contract import Body, Query
 
+if TYPE_CHECKING:  # the token library loads only where a token is checked
+    from shared.accounts.tokens import TokenType
+
 Json = dict[str, Any]
 DEFAULT_BODY_LIMIT = 64 * 1024
 
 
 @dataclass(frozen=True)
 class Operation:
-    """``responses`` maps each success status to its model (None: no body). With
-    ``eager`` (the default) the body and query are validated before the handler runs and
-    passed to it as ``body=`` and ``query=``; a handler that must answer some errors
-    itself (the ask endpoint adds CORS to them) sets ``eager=False`` and calls
-    ``await op.read_body(request)``."""
+    """``responses`` maps each success status to its model (None: no body).
+
+    Unless ``public``, the caller's bearer token is verified first (one of ``tokens``:
+    401 without a valid one, before the body is read) and the handler gets it as
+    ``principal=``. With ``eager`` (the default) the query and body are validated next
+    and passed as ``query=`` and ``body=``. A handler that must answer some errors
+    itself (the ask endpoint adds CORS to them) sets ``eager=False``, authenticates and
+    calls ``await op.read_body(request)`` itself."""
 
     method: str
     path: str
@@ -41,6 +47,7 @@ class Operation:
     body: type[Body] | None = None
     query: type[Query] | None = None
     public: bool = False  # True: no token needed (documented as such)
+    tokens: tuple[TokenType, ...] = ("access",)  # the token types that may call it
     body_limit: int = DEFAULT_BODY_LIMIT
     eager: bool = True
     # Media the models cannot say: multipart uploads, server-sent events.
@@ -57,11 +64,12 @@ class Operation:
     async def __call__(self, request: Request) -> Response:
         if not self.eager:
             return await self.handler(request)
-        if not self.public:
-            from shared.http import bearer_token
-
-            bearer_token(request)  # no token: 401 before the body is read
         kwargs: dict[str, Any] = {}
+        if not self.public:
+            from shared.accounts.context import authenticate
+
+            # Who calls comes first: a forged or expired token reads no body.
+            kwargs["principal"] = authenticate(request, self.tokens)
         if self.query is not None:
             kwargs["query"] = self.query.parse(dict(request.query_params))
         if self.body is not None:
@@ -69,7 +77,9 @@ class Operation:
         return await self.handler(request, **kwargs)
 
 
-def operations(tag: str, *, public: bool = False) -> Callable[..., Operation]:
+def operations(
+    tag: str, *, public: bool = False, tokens: tuple[TokenType, ...] = ("access",)
+) -> Callable[..., Operation]:
     """A maker of one capability's operations: ``op = operations("bots")`` then
     ``op("GET", "/api/bots", list_bots, "Your bots", op_id=..., responses=...)``."""
 
@@ -81,6 +91,7 @@ def operations(tag: str, *, public: bool = False) -> Callable[..., Operation]:
         **contract: Any,
     ) -> Operation:
         contract.setdefault("public", public)
+        contract.setdefault("tokens", tokens)
         return Operation(method, path, handler, summary, tag, **contract)
 
     return make

@@ -27,7 +27,7 @@ Uuid = Annotated[str, Field(json_schema_extra={"format": "uuid"})]
 
 
 class Question(Body):
-    codes: ClassVar = {"question": "bad_question"}
+    codes: ClassVar = {"question": "bad_question", "conversation_id": "bad_conversation_id"}
     question: QuestionText
     conversation_id: Annotated[Uuid, rule(conversation_ref)] | None = Field(
         None, description="Continue this conversation (follow-up questions read it)"

@@ -100,7 +100,7 @@ class Conversations:
 
     async def conversation(self, principal: Principal, raw_id: str) -> dict[str, Any]:
         """One conversation, to its asker, or (read-only) to the owner of its bot."""
-        if not _UUID.match(raw_id):
+        if not _UUID.fullmatch(raw_id):
             raise NotFound("no such conversation", code="conversation_not_found")
         asker = asker_of(principal)
         owner = "" if principal.is_guest else principal.subject
@@ -147,7 +147,7 @@ class Conversations:
         self, principal: Principal, raw_id: str, body: FeedbackBody
     ) -> dict[str, Any]:
         rating, comment = body.rating, body.comment
-        if not _UUID.match(raw_id):
+        if not _UUID.fullmatch(raw_id):
             raise NotFound("no such message", code="message_not_found")
         asker = asker_of(principal)
         async with unit_of_work(self.pool, asker=asker) as uow:

@@ -43,7 +43,7 @@ def question_text(value: str) -> str:
 
 
 def conversation_ref(value: str) -> str:
-    if not _UUID.match(value):
+    if not _UUID.fullmatch(value):
         raise BadRequest("'conversation_id' must be a UUID", code="bad_conversation_id")
     return value
 

@@ -215,6 +215,48 @@ async def test_no_token_and_guest_tokens_are_401(
     ]
 
 
+async def test_a_bad_token_is_401_before_the_body_is_read(
+    client: httpx.AsyncClient, owner: dict[str, Any]
+) -> None:
+    """Who calls comes first: with a forged or a guest token, an invalid body (or query)
+    is never read, so the answer is 401, not the body's 400."""
+    bot = await created(client, owner)
+    guest = await client.post("/api/auth/guest", json={"bot": bot["slug"]})
+    for headers in (bearer("not-a-jwt"), bearer(guest.json()["access_token"])):
+        for response in (
+            await client.post("/api/bots", json={}, headers=headers),
+            await client.patch(f"/api/bots/{bot['slug']}", json={"x": 1}, headers=headers),
+            await client.patch("/api/users/me", json={"email": "x"}, headers=headers),
+            await client.post(
+                "/api/bots",
+                content=b"[" * 5000,
+                headers={**headers, "Content-Type": "application/json"},
+            ),
+        ):
+            assert response.status_code == 401, response.text
+
+
+async def test_deep_nesting_and_lone_surrogates_are_400_not_500(
+    client: httpx.AsyncClient, owner: dict[str, Any], pg: Database
+) -> None:
+    auth = {**bearer(owner["access_token"]), "Content-Type": "application/json"}
+    deep = b"[" * 30000 + b"]" * 30000
+    response = await client.post("/api/bots", content=deep, headers=auth)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "invalid_json"
+    slug = new_slug()
+    lone = b'{"slug": "%s", "name": "\\udcff"}' % slug.encode()
+    response = await client.post("/api/bots", content=lone, headers=auth)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "invalid_json"
+    assert bot_row(pg, slug) is None
+    # A surrogate pair is an ordinary character (an emoji): accepted.
+    pair = b'{"slug": "%s", "name": "Jane \\ud83d\\ude80"}' % slug.encode()
+    response = await client.post("/api/bots", content=pair, headers=auth)
+    assert response.status_code == 201, response.text
+    assert response.json()["name"] == "Jane \U0001f680"
+
+
 async def test_a_stargazer_who_redeems_an_invite_may_create(
     client: httpx.AsyncClient, accounts_env: dict[str, str]
 ) -> None:

@@ -124,6 +124,11 @@ async def test_questions_the_documents_cannot_answer_are_refused_in_their_langua
         ({"question": 42}, "bad_question"),
         ({}, "bad_question"),
         ({"question": "hi", "conversation_id": "nope"}, "bad_conversation_id"),
+        ({"question": "hi", "conversation_id": 7}, "bad_conversation_id"),
+        (
+            {"question": "hi", "conversation_id": "12345678-1234-1234-1234-123456789abc\n"},
+            "bad_conversation_id",
+        ),
         ({"question": "hi", "extra": 1}, "unknown_fields"),
     ],
 )

@@ -54,11 +54,12 @@ async def test_insights_count_group_and_rate(
             f"/api/bots/{owner['bot']}/insights?days=7", headers=owner["headers"]
         )
         assert len(week.json()["days"]) == 7
-        for bad in ("0", "91", "x"):
+        for bad in ("0", "91", "x", "7.0", "%2B7", "%207", "1_0"):
             response = await client.get(
                 f"/api/bots/{owner['bot']}/insights?days={bad}", headers=owner["headers"]
             )
-            assert response.status_code == 400
+            assert response.status_code == 400, bad
+            assert response.json()["error"]["code"] == "bad_days"
         # Only the owner: a visitor is refused, another owner's bot is 404.
         response = await client.get(f"/api/bots/{owner['bot']}/insights", headers=bearer(token))
         assert response.status_code == 403

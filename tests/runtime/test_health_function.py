@@ -99,6 +99,14 @@ def test_stopped_redis_is_503_naming_redis(health_url: str, redis_server: Embedd
     assert httpx.get(health_url, timeout=10).status_code == 200
 
 
+def test_head_is_a_get_without_its_body(health_url: str) -> None:
+    """Uptime monitors probe with HEAD."""
+    response = httpx.head(health_url, timeout=10)
+    assert response.status_code == 200
+    assert response.content == b""
+    assert httpx.post(health_url, timeout=10).status_code == 405
+
+
 def test_unknown_path_is_json_404(health_url: str) -> None:
     response = httpx.get(health_url.replace("/healthz", "/nope"), timeout=10)
     assert response.status_code == 404
