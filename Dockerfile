@@ -1,9 +1,15 @@
 # syntax=docker/dockerfile:1
 # One image per function, all from this file:
 #
-#   docker build --build-arg FUNCTION=health -t protostar/function-health .
+#   docker build --build-arg FUNCTION=chat \
+#     --build-arg GROUPS="$(python -m localplatform.images groups chat)" \
+#     -t protostar/function-chat .
 #
-# FUNCTION is the directory under functions/. The image runs
+# FUNCTION is the directory under functions/; GROUPS its package groups
+# (functions/$FUNCTION/needs.yaml: documents, llm, ml, mail). The image installs
+# locks/base.lock and each group's lock, nothing else: no torch outside the embedder, no
+# document parsers outside content, embed and chat, no dev, test or bench package in any.
+# The image runs
 # functions/$FUNCTION/main.py with functions-framework (ASGI); the Knative Service
 # sets FUNCTION_TARGET (and FUNCTION_SIGNATURE_TYPE) in its env. See knative/README.md.
 ARG PYTHON_VERSION=3.11
@@ -18,10 +24,17 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# The whole lock, pinned, without resolving again: one dependency layer that every
-# function image shares (FUNCTION is not used before this point, so the cache holds).
-COPY requirements.lock ./
-RUN pip install --no-deps -r requirements.lock
+# The base lock first: one layer that every function image shares (nothing before it
+# depends on the build args, so the cache holds); then the function's groups.
+# torch's pin is the CPU build (+cpu): its wheels are on PyTorch's own index.
+COPY locks/ locks/
+RUN pip install --no-deps -r locks/base.lock
+ARG GROUPS=""
+RUN for group in $GROUPS; do \
+      test -f "locks/$group.lock" || { echo "no locks/$group.lock" >&2; exit 1; }; \
+      pip install --no-deps --extra-index-url https://download.pytorch.org/whl/cpu \
+        -r "locks/$group.lock" || exit 1; \
+    done && rm -rf locks
 
 RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin protostar
 

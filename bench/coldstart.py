@@ -34,31 +34,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from localplatform.probes import PROBES  # the cheap route of each Service
+
 ROOT = Path(__file__).resolve().parents[1]
 HELLO = "hello (bare functions-framework)"
 ML = {"embedder"}
-EVENT = ("POST", "/", 400)  # a request without CloudEvent attributes: refused by our parser
-
-# The cheap route of each function: (method, path, expected status).
-PROBES: dict[str, tuple[str, str, int]] = {
-    "audit": EVENT,
-    "auth": ("GET", "/.well-known/jwks.json", 200),
-    "bots": ("GET", "/api/bots", 401),
-    "chat": ("GET", "/api/conversations", 401),
-    "content": ("GET", "/api/bots/bench/documents", 401),
-    "deadletter": EVENT,
-    "digest": EVENT,
-    "embed": EVENT,
-    "embedder": ("GET", "/healthz", 200),
-    "health": ("GET", "/api/openapi.json", 200),
-    "insights": ("GET", "/api/bots/bench/insights", 401),
-    "notify": EVENT,
-    "outbox-relay": EVENT,
-    "quota-reset": EVENT,
-    "token-cleanup": EVENT,
-    "users": ("GET", "/api/invites", 401),  # /api/users/me opens the pool before the token check
-    "web": ("GET", "/widget.js", 200),
-}
 
 _HELLO_SOURCE = """\
 import functions_framework.aio

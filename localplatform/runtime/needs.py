@@ -43,7 +43,7 @@ def load_needs(functions: Path, function: str) -> Needs:
             f"functions/{function}/{NEEDS_FILE} is missing: every function declares what "
             "it needs from its manifest"
         ) from None
-    unknown = set(raw) - {"settings", "secrets"}
+    unknown = set(raw) - {"settings", "secrets", "groups"}
     if unknown or not isinstance(raw, dict):
         raise TopologyError(f"functions/{function}/{NEEDS_FILE}: unknown keys {sorted(unknown)}")
     return Needs(

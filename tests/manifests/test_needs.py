@@ -95,7 +95,7 @@ def test_every_function_declares_its_needs_and_the_committed_manifests_meet_them
     assert unmet_needs(TOPOLOGY, ROOT / "functions") == []
     for function in FUNCTIONS:
         raw = yaml.safe_load((ROOT / "functions" / function / "needs.yaml").read_text())
-        assert set(raw) <= {"settings", "secrets"}
+        assert set(raw) <= {"settings", "secrets", "groups"}
 
 
 def test_secrets_are_referenced_by_key_and_only_where_their_purpose_allows() -> None:
