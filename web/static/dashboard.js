@@ -100,11 +100,12 @@ async function selectBot(slug) {
 
 $("new-bot-form").addEventListener("submit", async (event) => {
   event.preventDefault();
-  const body = Object.fromEntries(new FormData(event.currentTarget));
+  const form = event.currentTarget; // null once the first await has run
+  const body = Object.fromEntries(new FormData(form));
   body.allowed_origins = [location.origin];
   try {
     const bot = await call("POST", "/api/bots", { body });
-    event.currentTarget.reset();
+    form.reset();
     $("new-bot").open = false;
     $("new-bot-error").textContent = "";
     await loadBots(bot.slug);
