@@ -84,11 +84,12 @@ export async function refresh() {
   return refreshing;
 }
 
-// fetch() with the user's token (or an explicit one), retried once after a refresh.
-export async function call(method, path, { body, token, headers = {}, raw = false } = {}) {
+// fetch() with the user's token (or an explicit one), retried once after a refresh;
+// `anonymous` sends no token at all (sign-up, sign-in and password reset).
+export async function call(method, path, { body, token, headers = {}, raw = false, anonymous = false } = {}) {
   const send = () => {
     const h = { Accept: "application/json", ...headers };
-    const bearer = token || (session() && session().access_token);
+    const bearer = anonymous ? null : token || (session() && session().access_token);
     if (bearer) h.Authorization = "Bearer " + bearer;
     let payload = body;
     if (body !== undefined && !(body instanceof FormData)) {
@@ -98,7 +99,7 @@ export async function call(method, path, { body, token, headers = {}, raw = fals
     return fetch(path, { method, headers: h, body: payload, credentials: "omit" });
   };
   let response = await send();
-  if (response.status === 401 && !token && session() && (await refresh())) {
+  if (response.status === 401 && !token && !anonymous && session() && (await refresh())) {
     response = await send();
   }
   if (raw) return response;
@@ -106,6 +107,18 @@ export async function call(method, path, { body, token, headers = {}, raw = fals
   if (!response.ok) throw new ApiError(response.status, data);
   return data;
 }
+
+// The account calls of the dashboard and the reset page (shared/accounts/contracts.py).
+// Sign-up, sign-in and a redeemed invite answer a session (TokenResponse); a redeem
+// takes the token of the session it upgrades, which the answer replaces.
+export const accounts = {
+  signup: (body) => call("POST", "/api/auth/signup", { body, anonymous: true }),
+  login: (email, password) => call("POST", "/api/auth/login", { body: { email, password }, anonymous: true }),
+  redeemInvite: (code, token) => call("POST", "/api/users/me/invite", { body: { code }, token }),
+  requestPasswordReset: (email) => call("POST", "/api/auth/password-reset", { body: { email }, anonymous: true }),
+  confirmPasswordReset: (token, password) =>
+    call("POST", "/api/auth/password-reset/confirm", { body: { token, password }, anonymous: true }),
+};
 
 // Server-sent events from a fetch() response: yields {event, data} with data parsed
 // as JSON when it is JSON.

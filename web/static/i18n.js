@@ -114,6 +114,60 @@ const STRINGS = {
     login_title: "Sign in to your dashboard",
     loading: "Loading…",
     messages: (n) => `${n} messages`,
+    // dashboard: sign-up, invite redemption, forgotten password
+    no_account: "New here?",
+    go_signup: "Create an account",
+    have_account: "Already have an account?",
+    forgot_link: "Forgot your password?",
+    signup_title: "Create your account",
+    signup_intro: "With an invite code you become a protostar at once and can make your own bot. Without one you can still ask questions on chat pages.",
+    password_hint: "At least 10 characters. Mix letters with digits or symbols, or use 16 characters or more.",
+    invite_code_optional: "Invite code (optional)",
+    invite_hint: "It looks like PS-XXXX-XXXX-XXXX.",
+    signup_submit: "Create account",
+    signup_welcome: "Welcome! Your account is ready.",
+    invite_failed: (reason) => `Your account is ready, but the invite code could not be used: ${reason}`,
+    forgot_title: "Reset your password",
+    forgot_intro: "Type the email of your account and we send you a link to choose a new password.",
+    forgot_submit: "Send the link",
+    forgot_sent: "If an account exists for that address, a mail with a reset link is on its way. The link works once, for a short time.",
+    back_to_login: "Back to log in",
+    field_required: (label) => `${label}: please fill this in.`,
+    password_short: "The password needs at least 10 characters.",
+    passwords_differ: "The two passwords are not the same.",
+    // the reset page (/reset)
+    reset_title: "Choose a new password",
+    reset_intro: "Your new password signs out every other session of the account.",
+    reset_email_hint: "Once the password is changed, we sign you in with this email.",
+    new_password: "New password",
+    repeat_password: "New password, again",
+    reset_submit: "Change the password",
+    reset_no_link: "This page opens from the link in your reset mail. Open that link again, or ask for a new one.",
+    ask_again: "Ask for a new link",
+    reset_changed_login_failed: (reason) => `Your password was changed, but signing in failed: ${reason}`,
+    go_dashboard: "Go to the dashboard",
+    // error codes of the API (the "code" of {"error": {...}}); others get error_generic
+    errors: {
+      invalid_credentials: "The email or password is wrong.",
+      email_taken: "An account with this email already exists. Log in, or reset its password.",
+      invalid_email: "This email address is not valid.",
+      weak_password: "Choose a stronger password: at least 10 characters, not a common one and not your email, with letters mixed with digits or symbols (or 16 characters or more).",
+      password_too_long: "The password is too long: at most 128 characters.",
+      invalid_display_name: "The name is too long or has characters that cannot be used.",
+      invalid_invite: "Type the invite code, like PS-XXXX-XXXX-XXXX.",
+      invite_unknown: "There is no such invite code. Check it and try again.",
+      invite_used: "This invite code was already used.",
+      invite_expired: "This invite code has expired. Ask for a new one.",
+      already_protostar: "You are a protostar already.",
+      invalid_reset_token: "This reset link is not valid. Ask for a new one.",
+      reset_token_used: "This reset link has expired or was already used. Ask for a new one.",
+      reset_token_expired: "This reset link has expired or was already used. Ask for a new one.",
+      rate_limited: "Too many attempts. Wait a while and try again.",
+      unavailable: "The service is unavailable right now. Try again in a moment.",
+      token_expired: "Your session has ended. Log in again.",
+      token_revoked: "Your session has ended. Log in again.",
+      token_reused: "Your session has ended. Log in again.",
+    },
   },
   ko: {
     ask_label: "질문",
@@ -226,6 +280,57 @@ const STRINGS = {
     login_title: "대시보드에 로그인",
     loading: "불러오는 중…",
     messages: (n) => `메시지 ${n}개`,
+    no_account: "처음이신가요?",
+    go_signup: "계정 만들기",
+    have_account: "이미 계정이 있나요?",
+    forgot_link: "비밀번호를 잊으셨나요?",
+    signup_title: "계정 만들기",
+    signup_intro: "초대 코드가 있으면 바로 프로토스타가 되어 나만의 봇을 만들 수 있어요. 코드가 없어도 채팅 페이지에서 질문할 수 있어요.",
+    password_hint: "10자 이상. 문자에 숫자나 기호를 섞거나, 16자 이상으로 정하세요.",
+    invite_code_optional: "초대 코드 (선택)",
+    invite_hint: "PS-XXXX-XXXX-XXXX 형식이에요.",
+    signup_submit: "계정 만들기",
+    signup_welcome: "환영합니다! 계정이 만들어졌어요.",
+    invite_failed: (reason) => `계정은 만들어졌지만 초대 코드를 쓰지 못했어요: ${reason}`,
+    forgot_title: "비밀번호 재설정",
+    forgot_intro: "계정의 이메일을 입력하면 새 비밀번호를 정할 수 있는 링크를 보내 드려요.",
+    forgot_submit: "링크 보내기",
+    forgot_sent: "이 주소로 가입한 계정이 있다면 재설정 링크가 담긴 메일이 곧 도착해요. 링크는 잠시 동안 한 번만 쓸 수 있어요.",
+    back_to_login: "로그인으로 돌아가기",
+    field_required: (label) => `${label}: 입력해 주세요.`,
+    password_short: "비밀번호는 10자 이상이어야 해요.",
+    passwords_differ: "두 비밀번호가 서로 달라요.",
+    reset_title: "새 비밀번호 정하기",
+    reset_intro: "새 비밀번호를 정하면 이 계정의 다른 로그인은 모두 해제돼요.",
+    reset_email_hint: "비밀번호를 바꾼 뒤 이 이메일로 로그인해 드려요.",
+    new_password: "새 비밀번호",
+    repeat_password: "새 비밀번호 확인",
+    reset_submit: "비밀번호 바꾸기",
+    reset_no_link: "이 페이지는 재설정 메일의 링크로 열어야 해요. 메일의 링크를 다시 열거나 새 링크를 요청하세요.",
+    ask_again: "새 링크 요청하기",
+    reset_changed_login_failed: (reason) => `비밀번호는 바뀌었지만 로그인하지 못했어요: ${reason}`,
+    go_dashboard: "대시보드로 가기",
+    errors: {
+      invalid_credentials: "이메일 또는 비밀번호가 틀렸어요.",
+      email_taken: "이 이메일로 가입한 계정이 이미 있어요. 로그인하거나 비밀번호를 재설정하세요.",
+      invalid_email: "올바른 이메일 주소가 아니에요.",
+      weak_password: "더 안전한 비밀번호를 정하세요: 10자 이상, 흔하지 않고 이메일과 다른 것으로, 문자에 숫자나 기호를 섞어 주세요 (16자 이상이면 섞지 않아도 돼요).",
+      password_too_long: "비밀번호가 너무 길어요: 최대 128자예요.",
+      invalid_display_name: "이름이 너무 길거나 쓸 수 없는 문자가 있어요.",
+      invalid_invite: "PS-XXXX-XXXX-XXXX 형식의 초대 코드를 입력하세요.",
+      invite_unknown: "없는 초대 코드예요. 확인하고 다시 시도해 주세요.",
+      invite_used: "이미 사용된 초대 코드예요.",
+      invite_expired: "만료된 초대 코드예요. 새 코드를 요청하세요.",
+      already_protostar: "이미 프로토스타예요.",
+      invalid_reset_token: "올바른 재설정 링크가 아니에요. 새 링크를 요청하세요.",
+      reset_token_used: "만료되었거나 이미 사용된 재설정 링크예요. 새 링크를 요청하세요.",
+      reset_token_expired: "만료되었거나 이미 사용된 재설정 링크예요. 새 링크를 요청하세요.",
+      rate_limited: "시도가 너무 많아요. 잠시 후 다시 시도해 주세요.",
+      unavailable: "지금은 서비스를 사용할 수 없어요. 잠시 후 다시 시도해 주세요.",
+      token_expired: "로그인이 만료되었어요. 다시 로그인하세요.",
+      token_revoked: "로그인이 만료되었어요. 다시 로그인하세요.",
+      token_reused: "로그인이 만료되었어요. 다시 로그인하세요.",
+    },
   },
 };
 
@@ -236,6 +341,17 @@ export function pickLanguage(explicit) {
 
 export function strings(lang) {
   return STRINGS[lang] || STRINGS.en;
+}
+
+// What to tell the user about a failed call, in their language: the text of the API's
+// stable error code, never the server's English message; a fetch that could not reach
+// the server (a TypeError) or an unknown code gets a generic message.
+export function errorText(t, error) {
+  const code = error && typeof error.code === "string" ? error.code : "";
+  if (code && Object.hasOwn(t.errors, code)) return t.errors[code];
+  if (error instanceof TypeError) return t.error_network;
+  if (error && error.status === 429) return t.error_rate;
+  return t.error_generic;
 }
 
 // Fill every [data-i18n] element's text (and [data-i18n-placeholder] placeholders).
