@@ -1,10 +1,13 @@
-// The owner dashboard (/dashboard): bots, documents, settings, embed snippet,
-// insights, conversations and invite codes.
-import { ApiError, call, clearSession, saveSession, session } from "./api.js";
-import { pickLanguage, strings, translate } from "./i18n.js";
+// The owner dashboard (/dashboard): sign-up, sign-in and a forgotten password when
+// signed out; invite redemption for a stargazer; for a protostar, bots, documents,
+// settings, embed snippet, insights, conversations and invite codes.
+import { ApiError, accounts, call, clearSession, saveSession, session } from "./api.js";
+import { submitForm } from "./forms.js";
+import { errorText, pickLanguage, strings, translate } from "./i18n.js";
 import { h } from "./render.js";
 
-const lang = pickLanguage(new URLSearchParams(location.search).get("lang"));
+const params = new URLSearchParams(location.search);
+const lang = pickLanguage(params.get("lang"));
 const t = strings(lang);
 document.documentElement.lang = lang;
 const $ = (id) => document.getElementById(id);
@@ -24,48 +27,109 @@ function fail(error) {
   $("error").textContent = error instanceof Error ? error.message : String(error);
 }
 
+// ------------------------------------------------------------------ signed out
+// One of three panes: log in, sign up, or ask for a reset link (?view=signup|forgot).
+const PANES = ["login", "signup", "forgot"];
+
+function showPane(name, { focus = true } = {}) {
+  const pane = PANES.includes(name) ? name : "login";
+  for (const p of PANES) $(`pane-${p}`).hidden = p !== pane;
+  if (pane === "forgot" && !$("forgot-form").elements.email.value) {
+    $("forgot-form").elements.email.value = $("login-form").elements.email.value;
+  }
+  if (focus) $(`pane-${pane}`).querySelector("input").focus();
+}
+
+for (const button of document.querySelectorAll("[data-go]")) {
+  button.addEventListener("click", () => showPane(button.dataset.go));
+}
+
 // ------------------------------------------------------------------ sign-in
-async function boot() {
-  translate(document, t);
+// `messages`: what the step before wants said on the screen boot lands on (a welcome,
+// an invite that failed and its code, or the news of a redeemed one).
+async function boot(messages = {}) {
   const s = session();
-  if (!s) return show("login-view");
+  if (!s) {
+    $("me").textContent = "";
+    show("login-view");
+    const view = params.get("view");
+    return showPane(view || "login", { focus: Boolean(view) });
+  }
   let me;
   try {
     me = await call("GET", "/api/users/me");
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) {
       clearSession();
-      return show("login-view");
+      return boot();
     }
     return fail(error);
   }
   $("me").textContent = me.display_name || me.email;
-  if (me.role !== "protostar") return show("not-protostar");
+  if (me.role !== "protostar") {
+    show("not-protostar");
+    $("welcome").textContent = messages.welcome || "";
+    $("redeem-error").textContent = messages.redeemError || "";
+    const code = $("redeem-form").elements.code;
+    if (messages.code) code.value = messages.code;
+    code.focus();
+    return;
+  }
   show("app-view");
+  $("notice").textContent = messages.notice || "";
   await loadBots();
 }
 
-$("login-form").addEventListener("submit", async (event) => {
+$("login-form").addEventListener("submit", (event) => {
   event.preventDefault();
-  const body = Object.fromEntries(new FormData(event.currentTarget));
-  try {
-    saveSession(await call("POST", "/api/auth/login", { body }));
-    $("login-error").textContent = "";
+  submitForm(event.currentTarget, $("login-error"), t, async (f) => {
+    saveSession(await accounts.login(f.email.value.trim(), f.password.value));
     await boot();
-  } catch (error) {
-    $("login-error").textContent = error.message;
-  }
+  });
 });
 
-$("redeem-form").addEventListener("submit", async (event) => {
+// Sign up; with an invite code, redeem it at once with the new session, whose tokens the
+// redeem's answer (a protostar's session) replaces. A code that fails leaves a signed-in
+// stargazer, told why, with the code ready to try again.
+$("signup-form").addEventListener("submit", (event) => {
   event.preventDefault();
-  const body = Object.fromEntries(new FormData(event.currentTarget));
-  try {
-    saveSession(await call("POST", "/api/users/me/invite", { body }));
-    await boot();
-  } catch (error) {
-    $("redeem-error").textContent = error.message;
-  }
+  const form = event.currentTarget;
+  submitForm(form, $("signup-error"), t, async (f) => {
+    const body = { email: f.email.value.trim(), password: f.password.value };
+    const name = f.display_name.value.trim();
+    if (name) body.display_name = name;
+    const code = f.code.value.trim();
+    const created = await accounts.signup(body);
+    saveSession(created);
+    form.reset();
+    if (!code) return boot({ welcome: t.signup_welcome });
+    try {
+      saveSession(await accounts.redeemInvite(code, created.access_token));
+    } catch (error) {
+      return boot({ welcome: t.signup_welcome, redeemError: t.invite_failed(errorText(t, error)), code });
+    }
+    await boot({ notice: t.invite_done });
+  });
+});
+
+$("forgot-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  $("forgot-status").textContent = "";
+  submitForm(event.currentTarget, $("forgot-error"), t, async (f) => {
+    await accounts.requestPasswordReset(f.email.value.trim());
+    $("forgot-status").textContent = t.forgot_sent;
+  });
+});
+
+$("redeem-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  $("welcome").textContent = "";
+  submitForm(form, $("redeem-error"), t, async (f) => {
+    saveSession(await accounts.redeemInvite(f.code.value.trim()));
+    form.reset();
+    await boot({ notice: t.invite_done });
+  });
 });
 
 $("logout").addEventListener("click", async () => {
@@ -84,7 +148,7 @@ async function loadBots(select) {
       h("li", {}, h("button", { type: "button", dataset: { slug: b.slug }, onclick: () => selectBot(b.slug) }, b.name)),
     ),
   );
-  const wanted = select || current?.slug || new URLSearchParams(location.search).get("bot") || bots[0]?.slug;
+  const wanted = select || current?.slug || params.get("bot") || bots[0]?.slug;
   if (wanted) await selectBot(wanted);
   else $("new-bot").open = true;
 }
@@ -478,4 +542,5 @@ $("issue-invite").addEventListener("click", async () => {
   }
 });
 
+translate(document, t);
 boot().catch(fail);
