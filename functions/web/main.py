@@ -1,5 +1,6 @@
 """web: the demo blog page (/), the widget loader (/widget.js), the chat page
-(/b/{bot}), the owner dashboard (/dashboard) and their static files (/static/...)."""
+(/b/{bot}), the owner dashboard (/dashboard), the password reset page (/reset) and
+their static files (/static/...)."""
 
 import functions_framework.aio
 from starlette.requests import Request
@@ -22,8 +23,11 @@ async def _bots() -> BotService:
     return await bot_service(get_resources("web"))
 
 
-def _html(body: str, *, csp: str, frameable: bool = False, status: int = 200) -> Response:
-    return HTMLResponse(body, status_code=status, headers=page_headers(csp, frameable=frameable))
+def _html(
+    body: str, *, csp: str, frameable: bool = False, secret: bool = False, status: int = 200
+) -> Response:
+    headers = page_headers(csp, frameable=frameable, secret=secret)
+    return HTMLResponse(body, status_code=status, headers=headers)
 
 
 def _asset(request: Request, asset: assets.Asset, cache: str, *, cross_origin: bool) -> Response:
@@ -72,6 +76,13 @@ async def dashboard(request: Request) -> Response:
     return _html(assets.page("dashboard"), csp=content_security_policy())
 
 
+async def reset(request: Request) -> Response:
+    # The reset link's token is in the fragment, which never reaches a server; the page
+    # reads it, so it is never stored, never framed and sends no referrer.
+    csp = content_security_policy(framed=False)
+    return _html(assets.page("reset"), csp=csp, secret=True)
+
+
 async def static(request: Request) -> Response:
     asset = assets.static(request.path_params["name"])
     if asset is None:
@@ -85,6 +96,7 @@ router = Router(
         ("GET", "/widget.js", widget),
         ("GET", "/b/{bot}", chat),
         ("GET", "/dashboard", dashboard),
+        ("GET", "/reset", reset),
         ("GET", "/static/{name}", static),
     ]
 )

@@ -111,3 +111,37 @@ def test_pages_carry_the_security_headers(system: System) -> None:
             "/b/Not_A_Slug",
         ):
             assert client.get(bad).status_code == 404, bad
+
+
+def test_a_page_nobody_may_frame_says_none() -> None:
+    csp = content_security_policy(framed=False)
+    assert "frame-ancestors 'none'" in csp
+    assert "'self'" not in csp.split("frame-ancestors", 1)[1]
+    with pytest.raises(ValueError, match="no frame ancestors"):
+        content_security_policy(framed=False, frame_ancestors=["https://blog.example.com"])
+
+
+def test_the_reset_page_is_never_stored_framed_or_referred(system: System) -> None:
+    """/reset reads a single-use token from its fragment: strict CSP, framed by nobody,
+    no-store, no referrer, and only our module script."""
+    with httpx.Client(base_url=system.url) as client:
+        page = client.get("/reset")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    csp = page.headers["content-security-policy"]
+    directives = dict(d.split(" ", 1) for d in csp.split("; "))
+    assert directives["default-src"] == "'none'"
+    assert directives["script-src"] == "'self'"
+    assert directives["connect-src"] == "'self'"
+    assert directives["frame-ancestors"] == "'none'"
+    assert directives["form-action"] == "'self'"
+    assert "unsafe" not in csp
+    assert page.headers["cache-control"] == "no-store"
+    assert page.headers["referrer-policy"] == "no-referrer"
+    assert page.headers["x-frame-options"] == "DENY"
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert page.headers["cross-origin-opener-policy"] == "same-origin"
+    assert '<meta name="referrer" content="no-referrer">' in page.text
+    scripts = re.findall(r"<script\b[^>]*>", page.text)
+    assert scripts == ['<script type="module" src="/static/reset.js">'], scripts
+    assert not re.search(r"\son[a-z]+\s*=", page.text)  # no inline event handlers
