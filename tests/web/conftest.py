@@ -8,7 +8,10 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import re
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -20,9 +23,10 @@ import httpx
 import pytest
 
 from tests.conftest import ROOT, need, workdir
-from tests.support.runtime import Up
+from tests.support.runtime import Up, clean_env
 
 CHROMIUM = Path("/usr/bin/chromium")
+RESET_LINK = re.compile(r"\S+/reset#token=[A-Za-z0-9_-]+")
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -68,6 +72,42 @@ class System:
         url = f"postgresql://postgres:{password}@127.0.0.1:{state['postgres_port']}/protostar"
         with psycopg.connect(url) as conn:
             return list(conn.execute(query, params).fetchall())
+
+    def invite(self) -> str:
+        """A new operator invite code: ``task invite`` against this running system."""
+        done = subprocess.run(
+            [sys.executable, "-m", "shared.accounts.invite_cli"],
+            cwd=ROOT,
+            env=clean_env({"PROTOSTAR_DATA": str(self.up.data)}),
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        )
+        return done.stdout.strip().splitlines()[-1]
+
+    def reset_links(self, user_id: str) -> list[str]:
+        """The reset links mailed to a user so far: with no SMTP configured, notify writes
+        each mail to its log, links included when PROTOSTAR_ENV is local."""
+        log = self.up.data / "logs" / "notify.log"
+        links = []
+        for line in log.read_text().splitlines() if log.exists() else []:
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if entry.get("user_id") == user_id and isinstance(entry.get("text"), str):
+                links += RESET_LINK.findall(entry["text"])
+        return links
+
+    def wait_reset_link(self, user_id: str, timeout: float = 60) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            links = self.reset_links(user_id)
+            if links:
+                return links[-1]
+            time.sleep(0.2)
+        pytest.fail(f"no reset mail for {user_id} in notify's log")
 
     def wait_documents_ready(self, bot: str, timeout: float = 180) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -492,3 +493,313 @@ def test_the_owner_tests_the_bot_in_the_dashboard(system: System, context: Any) 
     result.wait_for(timeout=60_000)
     assert result.locator(".badge").inner_text() in ("답변함", "답변 안 함")
     assert result.locator(".why li").first.inner_text().startswith(("답변함", "답변하지 않음"))
+
+
+# --------------------------------------------------------------------------- onboarding
+
+PASSWORD = "Onboard-pass-2024"
+# What the dashboard says, per UI language (web/static/i18n.js): the tests read the page
+# as a user does, so a wrong string or language fails them.
+SAYS = {
+    "en": {
+        "invite_done": (
+            "You are a protostar now: unlimited questions, and your own bot in the dashboard."
+        ),
+        "welcome": "Welcome! Your account is ready.",
+        "forgot_sent": (
+            "If an account exists for that address, a mail with a reset link is on its way. "
+            "The link works once, for a short time."
+        ),
+        "invite_used": "This invite code was already used.",
+        "invite_required": "Invite code: please fill this in.",
+        "wrong_login": "The email or password is wrong.",
+        "passwords_differ": "The two passwords are not the same.",
+    },
+    "ko": {
+        "invite_done": (
+            "프로토스타가 되었어요: 질문 무제한, 대시보드에서 나만의 봇을 만들 수 있어요."
+        ),
+        "invite_unknown": (
+            "계정은 만들어졌지만 초대 코드를 쓰지 못했어요: "
+            "없는 초대 코드예요. 확인하고 다시 시도해 주세요."
+        ),
+        "reset_used": "만료되었거나 이미 사용된 재설정 링크예요. 새 링크를 요청하세요.",
+        "forgot_title": "비밀번호 재설정",
+    },
+}
+
+
+def new_email(tag: str) -> str:
+    return f"{tag}-{uuid.uuid4().hex[:10]}@example.com"
+
+
+def korean(browser: Any) -> Any:
+    ctx = browser.new_context(locale="ko-KR", viewport={"width": 1200, "height": 860})
+    ctx.set_default_timeout(30_000)
+    return ctx
+
+
+def screenshot(page: Any, tmp_path: Path, name: str) -> None:
+    path = tmp_path / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 0
+
+
+def user(system: System, email: str) -> tuple[str, str]:
+    """(id, role) of the account with this email, as stored."""
+    rows = system.sql("SELECT id::text, role FROM users WHERE email = %s", email)
+    assert len(rows) == 1, rows
+    return rows[0][0], rows[0][1]
+
+
+def redeemed_by(system: System, user_id: str) -> int:
+    return len(system.sql("SELECT 1 FROM invites WHERE redeemed_by = %s", user_id))
+
+
+def focused(page: Any) -> str:
+    """The focused element as 'form-id/name' (or its id)."""
+    return str(
+        page.evaluate(
+            "() => { const e = document.activeElement;"
+            " return e.form ? `${e.form.id}/${e.name}` : e.id; }"
+        )
+    )
+
+
+def landed(page: Any, view: str) -> None:
+    """Wait for a dashboard view, failing at once with any error the page shows."""
+    problem = page.locator("[role=alert]:not(:empty):visible")
+    page.locator(f"#{view}").or_(problem).first.wait_for()
+    if problem.count():
+        pytest.fail(f"dashboard: {problem.first.inner_text()}")
+
+
+def test_sign_up_with_an_invite_code_makes_a_protostar_who_creates_a_bot(
+    system: System, browser: Any, tmp_path: Path
+) -> None:
+    context = korean(browser)
+    try:
+        page = context.new_page()
+        page.goto(f"{system.url}/dashboard")
+        assert page.locator("html").get_attribute("lang") == "ko"
+        page.locator("#pane-login").get_by_role("button", name="계정 만들기").click()
+        assert focused(page) == "signup-form/email"
+        form = page.locator("#signup-form")
+        email = new_email("invited")
+        form.get_by_label("이메일", exact=True).fill(email)
+        form.get_by_label("비밀번호", exact=True).fill(PASSWORD)
+        form.get_by_label("이름 (선택)", exact=True).fill("한서진")
+        form.get_by_label("초대 코드 (선택)", exact=True).fill(system.invite())
+        form.get_by_role("button", name="계정 만들기").click()
+        landed(page, "app-view")
+        assert page.locator("#notice").inner_text() == SAYS["ko"]["invite_done"]
+        assert page.locator("#me").inner_text() == "한서진"
+        user_id, role = user(system, email)
+        assert role == "protostar"
+        assert redeemed_by(system, user_id) == 1
+        # The session kept is the redeem's (a protostar's), not the sign-up's.
+        stored = page.evaluate("() => JSON.parse(localStorage.getItem('protostar:session'))")
+        assert stored["user"]["role"] == "protostar"
+        # No bot yet: the new-bot form is open, and creating one works.
+        assert page.locator("#new-bot").get_attribute("open") is not None
+        slug = f"onboard-{uuid.uuid4().hex[:8]}"
+        page.locator("#new-bot-form input[name=name]").fill("한서진의 커리어")
+        page.locator("#new-bot-form input[name=slug]").fill(slug)
+        page.locator("#new-bot-form button[type=submit]").click()
+        created = page.locator(f"#bot-list button[data-slug='{slug}']")
+        refused = page.locator("#new-bot-error:not(:empty), #error:not(:empty)")
+        created.or_(refused).first.wait_for()
+        assert not refused.count(), refused.first.inner_text()
+        assert page.locator("#bot-title").inner_text() == "한서진의 커리어"
+        owners = system.sql("SELECT owner_id::text FROM bots WHERE slug = %s", slug)
+        assert owners == [(user_id,)]
+        screenshot(page, tmp_path, "signup-with-invite-ko")
+    finally:
+        context.close()
+
+
+def test_a_stargazer_signs_up_without_a_code_then_redeems_one(
+    system: System, context: Any, tmp_path: Path
+) -> None:
+    page = context.new_page()
+    page.goto(f"{system.url}/dashboard?view=signup")
+    assert focused(page) == "signup-form/email"
+    form = page.locator("#signup-form")
+    email = new_email("stargazer")
+    form.get_by_label("Email", exact=True).fill(email)
+    form.get_by_label("Password", exact=True).fill(PASSWORD)
+    form.get_by_label("Name (optional)", exact=True).fill("Ada Stargazer")
+    form.get_by_label("Name (optional)", exact=True).press("Enter")  # the keyboard submits
+    landed(page, "not-protostar")
+    assert page.locator("#welcome").inner_text() == SAYS["en"]["welcome"]
+    assert page.locator("#me").inner_text() == "Ada Stargazer"
+    assert focused(page) == "redeem-form/code"
+    user_id, role = user(system, email)
+    assert role == "stargazer"
+    screenshot(page, tmp_path, "stargazer-en")
+    code_field = page.locator("#redeem-form").get_by_label("Invite code", exact=True)
+    code_field.fill(system.invite())
+    code_field.press("Enter")
+    landed(page, "app-view")
+    assert page.locator("#notice").inner_text() == SAYS["en"]["invite_done"]
+    assert user(system, email)[1] == "protostar"
+    assert redeemed_by(system, user_id) == 1
+    # A reload stays a protostar: the redeem's session replaced the stargazer's.
+    page.reload()
+    landed(page, "app-view")
+    assert page.locator("#new-bot").get_attribute("open") is not None
+    screenshot(page, tmp_path, "redeemed-en")
+
+
+def test_forgot_password_then_the_reset_link_sets_a_new_one_once(
+    system: System, context: Any, browser: Any, tmp_path: Path
+) -> None:
+    email = new_email("forgetful")
+    old, new = "Old-password-2024", "New-password-2025"
+    with system.api() as client:
+        created = client.post(
+            "/api/auth/signup",
+            json={"email": email, "password": old, "display_name": "Reset Tester"},
+        )
+        assert created.status_code == 201, created.text
+    user_id = created.json()["user"]["id"]
+    page = context.new_page()
+    page.goto(f"{system.url}/dashboard")
+    page.locator("#login-form input[name=email]").fill(email)
+    forgot = page.get_by_role("button", name="Forgot your password?")
+    forgot.focus()
+    forgot.press("Enter")
+    assert focused(page) == "forgot-form/email"
+    assert page.locator("#forgot-form input[name=email]").input_value() == email
+    page.get_by_role("button", name="Send the link").press("Enter")
+    page.locator("#forgot-status:not(:empty)").wait_for()
+    assert page.locator("#forgot-status").inner_text() == SAYS["en"]["forgot_sent"]
+    screenshot(page, tmp_path, "forgot-sent-en")
+    link = system.wait_reset_link(user_id)
+    assert link.startswith(f"{system.url}/reset#token=")
+
+    page.goto(link)
+    page.locator("#reset-view").wait_for()
+    # The token left the address bar at once.
+    assert page.evaluate("() => location.hash") == ""
+    assert page.url == f"{system.url}/reset"
+    form = page.locator("#reset-form")
+    form.get_by_label("Email", exact=True).fill(email)
+    form.get_by_label("New password", exact=True).fill(new)
+    form.get_by_label("New password, again", exact=True).fill(new + "x")
+    form.get_by_role("button", name="Change the password").click()
+    assert page.locator("#reset-error").inner_text() == SAYS["en"]["passwords_differ"]
+    assert focused(page) == "reset-form/repeat"
+    unused = system.sql("SELECT used_at FROM password_resets WHERE user_id = %s", user_id)
+    assert unused == [(None,)]  # nothing was sent
+    form.get_by_label("New password, again", exact=True).fill(new)
+    screenshot(page, tmp_path, "reset-form-en")
+    form.get_by_label("New password, again", exact=True).press("Enter")
+    page.wait_for_url(f"{system.url}/dashboard")
+    landed(page, "not-protostar")  # signed in, as the stargazer it is
+    assert page.locator("#me").inner_text() == "Reset Tester"
+    used = system.sql("SELECT used_at FROM password_resets WHERE user_id = %s", user_id)
+    assert len(used) == 1
+    assert used[0][0] is not None
+    with system.api() as client:
+        stale = client.post("/api/auth/login", json={"email": email, "password": old})
+        assert stale.status_code == 401
+        assert stale.json()["error"]["code"] == "invalid_credentials"
+        fresh = client.post("/api/auth/login", json={"email": email, "password": new})
+        assert fresh.status_code == 200, fresh.text
+    screenshot(page, tmp_path, "reset-signed-in-en")
+
+    # The same link a second time, in Korean: expired or used, and a way to ask again.
+    ko = korean(browser)
+    try:
+        again = ko.new_page()
+        again.goto(link)
+        form = again.locator("#reset-form")
+        form.get_by_label("이메일", exact=True).fill(email)
+        form.get_by_label("새 비밀번호", exact=True).fill("Another-password-99")
+        form.get_by_label("새 비밀번호 확인", exact=True).fill("Another-password-99")
+        form.get_by_role("button", name="비밀번호 바꾸기").click()
+        again.locator("#reset-dead").wait_for()
+        assert again.locator("#reset-dead-text").inner_text() == SAYS["ko"]["reset_used"]
+        assert again.locator("#reset-view").is_hidden()
+        assert focused(again) == "ask-again"
+        screenshot(again, tmp_path, "reset-used-ko")
+        again.locator("#ask-again").press("Enter")
+        again.locator("#pane-forgot").wait_for()
+        assert again.locator("#forgot-title").inner_text() == SAYS["ko"]["forgot_title"]
+        assert focused(again) == "forgot-form/email"
+    finally:
+        ko.close()
+    with system.api() as client:  # the second use changed nothing
+        refused = client.post(
+            "/api/auth/login", json={"email": email, "password": "Another-password-99"}
+        )
+        assert refused.status_code == 401
+        assert (
+            client.post("/api/auth/login", json={"email": email, "password": new}).status_code
+            == 200
+        )
+
+
+def test_a_wrong_invite_code_is_told_by_its_code_in_the_ui_language(
+    system: System, browser: Any, context: Any, tmp_path: Path
+) -> None:
+    # Korean: sign-up with a code nobody issued leaves a signed-in stargazer, told why.
+    ko = korean(browser)
+    try:
+        page = ko.new_page()
+        page.goto(f"{system.url}/dashboard?view=signup")
+        form = page.locator("#signup-form")
+        email = new_email("unknown-code")
+        form.get_by_label("이메일", exact=True).fill(email)
+        form.get_by_label("비밀번호", exact=True).fill(PASSWORD)
+        form.get_by_label("초대 코드 (선택)", exact=True).fill("PS-AAAA-BBBB-CCCC")
+        form.get_by_role("button", name="계정 만들기").click()
+        page.locator("#not-protostar").wait_for()
+        assert page.locator("#redeem-error").inner_text() == SAYS["ko"]["invite_unknown"]
+        assert page.locator("#redeem-form input[name=code]").input_value() == "PS-AAAA-BBBB-CCCC"
+        user_id, role = user(system, email)
+        assert role == "stargazer"
+        assert redeemed_by(system, user_id) == 0
+        screenshot(page, tmp_path, "invite-unknown-ko")
+    finally:
+        ko.close()
+
+    # English: a code someone else already used, for a stargazer who logs in.
+    email = new_email("late")
+    used = system.invite()
+    with system.api() as client:
+        assert (
+            client.post("/api/auth/signup", json={"email": email, "password": PASSWORD}).status_code
+            == 201
+        )
+        first = client.post(
+            "/api/auth/signup", json={"email": new_email("first"), "password": PASSWORD}
+        )
+        token = first.json()["access_token"]
+        taken = client.post(
+            "/api/users/me/invite",
+            json={"code": used},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert taken.status_code == 200, taken.text
+    page = context.new_page()
+    page.goto(f"{system.url}/dashboard")
+    page.locator("#login-form input[name=email]").fill(email)
+    page.locator("#login-form input[name=password]").fill(PASSWORD + "-wrong")
+    page.locator("#login-form button[type=submit]").click()
+    page.locator("#login-error:not(:empty)").wait_for()
+    assert page.locator("#login-error").inner_text() == SAYS["en"]["wrong_login"]
+    page.locator("#login-form input[name=password]").fill(PASSWORD)
+    page.locator("#login-form button[type=submit]").click()
+    landed(page, "not-protostar")
+    redeem = page.locator("#redeem-form")
+    redeem.get_by_role("button", name="Redeem").click()  # empty: told before any call
+    assert page.locator("#redeem-error").inner_text() == SAYS["en"]["invite_required"]
+    redeem.get_by_label("Invite code", exact=True).fill(used)
+    redeem.get_by_role("button", name="Redeem").click()
+    page.locator("#redeem-error:not(:empty)").wait_for()
+    assert page.locator("#redeem-error").inner_text() == SAYS["en"]["invite_used"]
+    assert page.locator("#not-protostar").is_visible()
+    assert user(system, email)[1] == "stargazer"
+    screenshot(page, tmp_path, "invite-used-en")
