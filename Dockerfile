@@ -12,27 +12,37 @@
 # The image runs
 # functions/$FUNCTION/main.py with functions-framework (ASGI); the Knative Service
 # sets FUNCTION_TARGET (and FUNCTION_SIGNATURE_TYPE) in its env. See knative/README.md.
-ARG PYTHON_VERSION=3.11
+#
+# BASE: any Debian bookworm with python3.11 and its venv module. The default is the
+# official slim image; `./scripts/images` builds from a debootstrap base instead and
+# passes PIP_ARGS="--no-index --find-links /wheels" with a wheelhouse mounted at /wheels.
+ARG BASE=python:3.11-slim-bookworm
 
-FROM python:${PYTHON_VERSION}-slim-bookworm
+FROM ${BASE}
 
+# HOME: the function's user has no home directory, and gunicorn's control socket
+# wants a writable one.
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    PYTHONPATH=/app
+    PYTHONPATH=/app \
+    HOME=/tmp \
+    PATH=/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 WORKDIR /app
+RUN python3.11 -m venv /venv
 
 # The base lock first: one layer that every function image shares (nothing before it
 # depends on the build args, so the cache holds); then the function's groups.
 # torch's pin is the CPU build (+cpu): its wheels are on PyTorch's own index.
 COPY locks/ locks/
-RUN pip install --no-deps -r locks/base.lock
+ARG PIP_ARGS=""
+RUN pip install --no-deps $PIP_ARGS -r locks/base.lock
 ARG GROUPS=""
 RUN for group in $GROUPS; do \
       test -f "locks/$group.lock" || { echo "no locks/$group.lock" >&2; exit 1; }; \
-      pip install --no-deps --extra-index-url https://download.pytorch.org/whl/cpu \
+      pip install --no-deps --extra-index-url https://download.pytorch.org/whl/cpu $PIP_ARGS \
         -r "locks/$group.lock" || exit 1; \
     done && rm -rf locks
 

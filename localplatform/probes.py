@@ -41,13 +41,10 @@ PROBES: dict[str, tuple[str, str, int]] = {
 def probe(function: str, python: Path, work: Path, timeout: float = 180) -> float:
     """Run ``functions/<function>`` with ``python``'s environment and the image's command
     (functions-framework --asgi); answer the seconds to its first good response."""
-    import httpx
-
     from localplatform.embedded import procs
     from shared.secrets import SecretStore
 
     service = function.replace("_", "-")
-    method, path, expected = PROBES[service]
     SecretStore(work / "secrets").ensure_all()
     port = procs.free_port()
     env = {
@@ -71,6 +68,17 @@ def probe(function: str, python: Path, work: Path, timeout: float = 180) -> floa
         "--port",
         str(port),
     ]
+    return _run_and_probe(function, argv, env, port, work, timeout)
+
+
+def _run_and_probe(
+    function: str, argv: list[str], env: dict[str, str], port: int, work: Path, timeout: float
+) -> float:
+    import httpx
+
+    from localplatform.embedded import procs
+
+    method, path, expected = PROBES[function.replace("_", "-")]
     work.mkdir(parents=True, exist_ok=True)
     with open(work / "function.log", "ab") as log:
         started = time.monotonic()
@@ -99,3 +107,48 @@ def probe(function: str, python: Path, work: Path, timeout: float = 180) -> floa
         raise RuntimeError(f"{function}: no answer in {timeout:.0f}s")
     finally:
         procs.stop(proc, signal.SIGTERM, 10.0)
+
+
+def container(function: str, image: str, work: Path, timeout: float = 180) -> float:
+    """Run ``image`` with podman, as a pod would (its own command, the ConfigMap's
+    SECRETS_DIR with the Secret files mounted there read-only), and probe it."""
+    from localplatform.embedded import procs
+    from localplatform.manifests.secrets import public_key_pem
+    from shared.secrets import SecretStore
+
+    secrets = work / "secrets"
+    store = SecretStore(secrets)
+    store.ensure_all()
+    (secrets / "jwt-public-key.pem").write_bytes(
+        public_key_pem(store.get_bytes("jwt-signing-key.pem"))
+    )
+    # As the kubelet gives them with fsGroup 10001 and mode 0440: the function's user
+    # (uid 10001) reads them; here the files are made readable for that uid.
+    secrets.chmod(0o755)
+    for f in secrets.iterdir():
+        f.chmod(0o444)
+    port = procs.free_port()
+    service = function.replace("_", "-")
+    argv = [
+        "podman", "run", "--rm", "--runtime", "runc", "--network", "host",
+        "--ulimit", "nofile=20000:20000", "--ulimit", "nproc=32768:32768",
+        "-v", f"{secrets}:/var/run/secrets/protostar:ro",
+        "-e", f"PORT={port}", "-e", f"FUNCTION_TARGET={function}", "-e", f"K_SERVICE={service}",
+        "-e", "PROTOSTAR_ENV=local", "-e", "SECRETS_DIR=/var/run/secrets/protostar",
+        "-e", "AUDIT_DIR=/tmp/audit", image,
+    ]  # fmt: skip
+    return _run_and_probe(function, argv, dict(os.environ), port, work, timeout)
+
+
+if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) != 4 or sys.argv[1] != "container":
+        raise SystemExit("usage: python -m localplatform.probes container FUNCTION IMAGE")
+    fn = sys.argv[2]
+    try:
+        seconds = container(fn, sys.argv[3], ROOT / ".data" / "images" / "run" / fn)
+    except RuntimeError as exc:
+        print(f"FAILED: {exc}".replace("\n", " ")[:300])
+        raise SystemExit(1) from None
+    print(f"ok: {PROBES[fn.replace('_', '-')][1]} in {seconds:.1f}s")

@@ -75,7 +75,7 @@ def test_the_locks_repeat_the_pins_of_the_whole_environment() -> None:
 
 def test_the_dockerfile_installs_the_base_and_the_functions_groups_only() -> None:
     text = (ROOT / "Dockerfile").read_text()
-    assert "pip install --no-deps -r locks/base.lock" in text
+    assert "pip install --no-deps $PIP_ARGS -r locks/base.lock" in text
     assert "for group in $GROUPS" in text
     assert '-r "locks/$group.lock"' in text
     assert "requirements.lock" not in text.split("# The image runs")[-1]

@@ -164,3 +164,19 @@ def test_task_cluster_secrets_prints_one_secret_manifest_per_purpose(
         "@postgres.staging.svc.cluster.local:5432/"
         in (by_name["protostar-db-app"]["stringData"]["DATABASE_URL"])
     )
+
+
+def test_secret_files_are_readable_by_the_functions_user_and_nobody_else() -> None:
+    """A Secret volume's files belong to root: without fsGroup and a group-readable mode
+    the function (uid 10001, the image's user) could not read its own key."""
+    for svc in TOPOLOGY.services.values():
+        for volume in svc.volumes:
+            if "projected" in volume or "secret" in volume:
+                spec = volume.get("projected") or volume.get("secret")
+                assert spec["defaultMode"] == 0o440, svc.name
+                doc = next(
+                    m.doc
+                    for m in load_manifests(BASE)
+                    if m.kind == "Service" and m.name == svc.name
+                )
+                assert doc["spec"]["template"]["spec"]["securityContext"]["fsGroup"] == 10001
