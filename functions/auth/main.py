@@ -62,8 +62,8 @@ async def password_reset(request: Request, body: c.ResetRequest) -> Response:
 
 
 async def password_reset_confirm(request: Request, body: c.ResetConfirm) -> Response:
-    await (await _service()).confirm_password_reset(body.token, body.password)
-    return JSONResponse({"status": "password changed; sign in again"})
+    session = await (await _service()).confirm_password_reset(body.token, body.password)
+    return JSONResponse(session.response(), headers=NO_STORE)
 
 
 async def jwks(request: Request) -> Response:
@@ -94,8 +94,9 @@ router = Router(
             "Ask for a password reset link (always 202)", op_id="passwordReset",
             body=c.ResetRequest, responses={202: c.Status}, errors=(400, 429)),
         _op("POST", "/api/auth/password-reset/confirm", password_reset_confirm,
-            "Set a new password with a reset token (single use, expiring)",
-            op_id="passwordResetConfirm", body=c.ResetConfirm, responses={200: c.Status},
+            "Set a new password with a reset token (single use, expiring); every other "
+            "session is signed out and a new one begins",
+            op_id="passwordResetConfirm", body=c.ResetConfirm, responses={200: c.TokenResponse},
             errors=(400,)),
         _op("GET", "/api/auth/jwks", jwks, "Public keys that verify our tokens", op_id="jwks",
             responses={200: c.Jwks}),

@@ -11,6 +11,7 @@ from shared.accounts.base import AccountBase
 from shared.accounts.passwords import check_password
 from shared.accounts.records import (
     SOURCE_AUTH,
+    Session,
     _revoke_everything,
     _sha,
     normalize_email,
@@ -55,7 +56,9 @@ class Resets(AccountBase):
                 },
             )
 
-    async def confirm_password_reset(self, token: str, password: str) -> None:
+    async def confirm_password_reset(self, token: str, password: str) -> Session:
+        """Set the new password, sign out every session of the account (the link may have
+        been sent because someone else is in it) and sign in with a fresh one."""
         async with self.pool.connection() as conn, conn.transaction():
             cur = conn.cursor(row_factory=dict_row)
             await cur.execute(
@@ -80,3 +83,5 @@ class Resets(AccountBase):
                 (await self._hash(secret), row["user_id"]),
             )
             await _revoke_everything(conn, str(row["user_id"]), "password_reset")
+            user = await self.user_by_id(conn, str(row["user_id"]))
+            return await self._session(conn, user)

@@ -277,6 +277,12 @@ async def test_password_reset_flow(client: httpx.AsyncClient, pg: Database) -> N
         "/api/auth/password-reset/confirm", json={"token": token, "password": new_password}
     )
     assert ok.status_code == 200
+    # Signed in with a new session; every earlier one is gone (below).
+    assert ok.json()["user"]["id"] == body["user"]["id"]
+    assert (await client.get("/api/users/me", headers=bearer(ok.json()["access_token"]))).json()[
+        "email"
+    ] == address
+    assert (await refresh(client, ok.json()["refresh_token"])).status_code == 200
     reused = await client.post(
         "/api/auth/password-reset/confirm", json={"token": token, "password": new_password + "!"}
     )

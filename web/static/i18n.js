@@ -138,14 +138,11 @@ const STRINGS = {
     // the reset page (/reset)
     reset_title: "Choose a new password",
     reset_intro: "Your new password signs out every other session of the account.",
-    reset_email_hint: "Once the password is changed, we sign you in with this email.",
     new_password: "New password",
     repeat_password: "New password, again",
     reset_submit: "Change the password",
     reset_no_link: "This page opens from the link in your reset mail. Open that link again, or ask for a new one.",
     ask_again: "Ask for a new link",
-    reset_changed_login_failed: (reason) => `Your password was changed, but signing in failed: ${reason}`,
-    go_dashboard: "Go to the dashboard",
     // error codes of the API (the "code" of {"error": {...}}); others get error_generic
     errors: {
       invalid_credentials: "The email or password is wrong.",
@@ -302,14 +299,11 @@ const STRINGS = {
     passwords_differ: "두 비밀번호가 서로 달라요.",
     reset_title: "새 비밀번호 정하기",
     reset_intro: "새 비밀번호를 정하면 이 계정의 다른 로그인은 모두 해제돼요.",
-    reset_email_hint: "비밀번호를 바꾼 뒤 이 이메일로 로그인해 드려요.",
     new_password: "새 비밀번호",
     repeat_password: "새 비밀번호 확인",
     reset_submit: "비밀번호 바꾸기",
     reset_no_link: "이 페이지는 재설정 메일의 링크로 열어야 해요. 메일의 링크를 다시 열거나 새 링크를 요청하세요.",
     ask_again: "새 링크 요청하기",
-    reset_changed_login_failed: (reason) => `비밀번호는 바뀌었지만 로그인하지 못했어요: ${reason}`,
-    go_dashboard: "대시보드로 가기",
     errors: {
       invalid_credentials: "이메일 또는 비밀번호가 틀렸어요.",
       email_taken: "이 이메일로 가입한 계정이 이미 있어요. 로그인하거나 비밀번호를 재설정하세요.",

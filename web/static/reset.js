@@ -28,18 +28,17 @@ function takeToken() {
 
 function end(view, text, link) {
   $("reset-view").hidden = true;
-  for (const id of ["reset-dead", "reset-changed"]) $(id).hidden = id !== view;
+  $("reset-dead").hidden = view !== "reset-dead";
   $(`${view}-text`).textContent = text;
   $(link).focus();
 }
 
 translate(document, t);
 $("ask-again").href = withLang("/dashboard?view=forgot");
-$("to-dashboard").href = withLang("/dashboard");
 const token = takeToken();
 if (token) {
   $("reset-view").hidden = false;
-  $("reset-form").elements.email.focus();
+  $("reset-form").elements.password.focus();
 } else {
   end("reset-dead", t.reset_no_link, "ask-again");
 }
@@ -53,7 +52,6 @@ $("reset-form").addEventListener("submit", (event) => {
     $("reset-error"),
     t,
     async (f) => {
-      const email = f.email.value.trim();
       const password = f.password.value;
       let answer;
       try {
@@ -62,14 +60,8 @@ $("reset-form").addEventListener("submit", (event) => {
         if (error && DEAD.has(error.code)) return end("reset-dead", errorText(t, error), "ask-again");
         throw error;
       }
-      // The confirmation signs out every session of the account. It answers no session
-      // of its own today, so the new password signs in (a session, if it ever answers
-      // one, is used as it is).
-      try {
-        saveSession(answer && answer.access_token ? answer : await accounts.login(email, password));
-      } catch (error) {
-        return end("reset-changed", t.reset_changed_login_failed(errorText(t, error)), "to-dashboard");
-      }
+      // The confirmation signs out every session of the account and answers a new one.
+      saveSession(answer);
       location.replace(withLang("/dashboard"));
     },
     differ,
