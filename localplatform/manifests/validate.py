@@ -161,6 +161,15 @@ def validate(
         )
     if senders and not problems:
         problems.extend(_unbound_senders(manifests, senders))
+    if not problems:
+        from localplatform.manifests.budget import over_budget
+
+        why = over_budget(manifests)
+        if why is not None:
+            postgres = next(
+                m for m in manifests if m.kind == "StatefulSet" and m.name == "postgres"
+            )
+            problems.append(Problem(postgres.source, "StatefulSet", "postgres", why))
     return problems
 
 

@@ -84,6 +84,8 @@ def test_function_services_follow_the_runtime_convention() -> None:
         template = doc["spec"]["template"]
         (container,) = template["spec"]["containers"]
         env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
+        pool = env.pop("DATABASE_POOL_MAX", None)  # the connection budget (test_budget.py)
+        assert pool is None or pool.isdigit()
         assert env == {"FUNCTION_TARGET": target, "FUNCTION_SIGNATURE_TYPE": "http"}
         # Secrets only by key, each from the Secret of its purpose (test_needs.py).
         for e in container["env"]:
