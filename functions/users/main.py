@@ -1,4 +1,4 @@
-"""users: the signed-in user's profile, export and deletion; invite codes."""
+"""users: the signed-in user's profile, sessions, export and deletion; invite codes."""
 
 import functions_framework.aio
 from starlette.requests import Request
@@ -7,7 +7,7 @@ from starlette.responses import JSONResponse, Response
 from shared.accounts import contracts as c
 from shared.accounts.context import account_service
 from shared.accounts.principal import Principal
-from shared.accounts.service import AccountService
+from shared.accounts.service import AccountService, Session
 from shared.api.operation import operations
 from shared.errors import Forbidden
 from shared.http import Router, endpoint
@@ -28,14 +28,21 @@ async def me(request: Request, principal: Principal) -> Response:
 
 
 async def update_me(request: Request, principal: Principal, body: c.ProfileChanges) -> Response:
-    user = await (await _service()).update_user(principal.subject, body)
-    return JSONResponse(user.public(), headers=NO_STORE)
+    changed = await (await _service()).update_user(principal.subject, body)
+    if isinstance(changed, Session):  # a new password: this device's fresh session
+        return JSONResponse(changed.response(), headers=NO_STORE)
+    return JSONResponse(changed.public(), headers=NO_STORE)
 
 
-async def delete_me(request: Request, principal: Principal) -> Response:
+async def revoke_sessions(request: Request, principal: Principal) -> Response:
+    await (await _service()).revoke_sessions(principal.subject)
+    return Response(status_code=204)
+
+
+async def delete_me(request: Request, principal: Principal, body: c.AccountDeletion) -> Response:
     service = await _service()
     store = get_resources("users").object_store()
-    for prefix in await service.delete_user(principal.subject):
+    for prefix in await service.delete_user(principal.subject, body.current_password):
         await store.delete_prefix(prefix)
     return Response(status_code=204)
 
@@ -70,11 +77,18 @@ router = Router(
     [
         _op("GET", "/api/users/me", me, "The signed-in user", op_id="getMe",
             responses={200: c.UserView}, errors=(401, 404)),
-        _op("PATCH", "/api/users/me", update_me, "Change display name, locale or password",
-            op_id="updateMe", body=c.ProfileChanges, responses={200: c.UserView},
-            errors=(400, 401, 403)),
-        _op("DELETE", "/api/users/me", delete_me, "Delete the account and everything it owns",
-            op_id="deleteMe", responses={204: None}, errors=(401, 404)),
+        _op("PATCH", "/api/users/me", update_me,
+            "Change display name, locale or password (a new password needs the current one, "
+            "signs out every session and answers a fresh one)",
+            op_id="updateMe", body=c.ProfileChanges, responses={200: c.ProfileUpdated},
+            errors=(400, 401, 403, 404, 429)),
+        _op("DELETE", "/api/users/me", delete_me,
+            "Delete the account and everything it owns (needs the current password)",
+            op_id="deleteMe", body=c.AccountDeletion, responses={204: None},
+            errors=(400, 401, 403, 404, 429)),
+        _op("POST", "/api/users/me/sessions/revoke", revoke_sessions,
+            "Sign out everywhere: every refresh token of the user stops working",
+            op_id="revokeSessions", responses={204: None}, errors=(401, 404)),
         _op("GET", "/api/users/me/export", export_me, "All of the user's data as JSON",
             op_id="exportMe", responses={200: c.Export}, errors=(401,)),
         _op("POST", "/api/users/me/invite", redeem,

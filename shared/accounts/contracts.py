@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, RootModel
 
 from shared.accounts.passwords import MAX_LENGTH, MIN_LENGTH
 from shared.accounts.records import DISPLAY_NAME_MAX, EMAIL_MAX, display_name, normalize_email
@@ -65,15 +65,31 @@ class ResetConfirm(Body):
     password: Password
 
 
-class ProfileChanges(Body):
-    """Only the fields sent change; a new password needs the current one."""
+# The password the account has now, as typed (checked against the hash, never for
+# strength); a change of password and a deletion need it.
+CurrentPassword = Annotated[str, Field(max_length=4 * MAX_LENGTH)]
 
-    codes: ClassVar = {"password": "weak_password", "current_password": "wrong_password"}
+
+class ProfileChanges(Body):
+    """Only the fields sent change; a new password needs the current one, ends every
+    session and answers a fresh one (a TokenResponse instead of the UserView)."""
+
+    codes: ClassVar = {
+        "password": "weak_password",
+        "current_password": "current_password_required",
+    }
     extra_code: ClassVar = "invalid_field"
     display_name: DisplayName = None
     locale: Locale | None = None
     password: Password | None = None
-    current_password: Annotated[str, Field(max_length=4 * MAX_LENGTH)] | None = None
+    current_password: CurrentPassword | None = None
+
+
+class AccountDeletion(Body):
+    """Deleting the account needs its current password."""
+
+    codes: ClassVar = {"current_password": "current_password_required"}
+    current_password: CurrentPassword
 
 
 class InviteCode(Body):
@@ -97,6 +113,10 @@ class TokenResponse(Reply):
     token_type: Literal["Bearer"]
     expires_in: int
     user: UserView
+
+
+class ProfileUpdated(RootModel[UserView | TokenResponse]):
+    """The user; after a change of password, the fresh session (with the user in it)."""
 
 
 class GuestToken(Reply):

@@ -1,18 +1,24 @@
-"""The signed-in user's own account: read, change (a new password ends every session),
-export everything stored about them, delete it all."""
+"""The signed-in user's own account: read, change (a new password ends every session and
+answers a fresh one), sign out everywhere, export everything stored about them, delete it
+all. A change of password and a deletion need the current password, whose wrong guesses
+are limited per user."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
+from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
+from shared import ratelimit
 from shared.accounts.base import AccountBase
 from shared.accounts.contracts import ProfileChanges
 from shared.accounts.passwords import check_password
 from shared.accounts.records import (
+    CURRENT_PASSWORD_FAILURES_PER_15_MIN,
     SOURCE_USERS,
+    Session,
     User,
     _jsonable,
     _revoke_everything,
@@ -23,14 +29,19 @@ from shared.errors import (
     Forbidden,
 )
 
+_FAILURE_WINDOW = 900
+TOO_MANY = "too_many_password_attempts"
+
 
 class Profiles(AccountBase):
     async def get_user(self, user_id: str) -> User:
         async with self.pool.connection() as conn:
             return await self.user_by_id(conn, user_id)
 
-    async def update_user(self, user_id: str, body: ProfileChanges) -> User:
-        """Change the fields the body sent (a field sent as null is cleared)."""
+    async def update_user(self, user_id: str, body: ProfileChanges) -> User | Session:
+        """Change the fields the body sent (a field sent as null is cleared). With a new
+        password (and the right current one) every session ends and a fresh one is the
+        answer, so the caller stays signed in on this device only."""
         changes = {name: getattr(body, name) for name in body.model_fields_set}
         async with self.pool.connection() as conn, conn.transaction():
             user = await self.user_by_id(conn, user_id, lock=True)
@@ -44,29 +55,54 @@ class Profiles(AccountBase):
                     "UPDATE users SET locale = %s, updated_at = now() WHERE id = %s",
                     (changes["locale"], user_id),
                 )
-            if "password" in changes:
-                cur = await conn.execute(
-                    "SELECT password_hash FROM users WHERE id = %s", (user_id,)
-                )
-                stored = await cur.fetchone()
-                current = changes.get("current_password")
-                if (
-                    stored is None
-                    or not isinstance(current, str)
-                    or not await self._verify(stored[0], current)
-                ):
-                    raise Forbidden("current_password is wrong", code="wrong_password")
-                if changes["password"] is None:
-                    raise BadRequest("password must be a string", code="weak_password")
-                secret = check_password(changes["password"], email=user.email)
-                await conn.execute(
-                    "UPDATE users SET password_hash = %s, password_changed_at = now(), "
-                    "updated_at = now() WHERE id = %s",
-                    (await self._hash(secret), user_id),
-                )
-                # A new password ends every session and every open reset link.
-                await _revoke_everything(conn, user_id, "password_change")
-            return await self.user_by_id(conn, user_id)
+            if "password" not in changes:
+                return await self.user_by_id(conn, user_id)
+            await self._check_current_password(conn, user_id, changes.get("current_password"))
+            if changes["password"] is None:
+                raise BadRequest("password must be a string", code="weak_password")
+            secret = check_password(changes["password"], email=user.email)
+            await conn.execute(
+                "UPDATE users SET password_hash = %s, password_changed_at = now(), "
+                "updated_at = now() WHERE id = %s",
+                (await self._hash(secret), user_id),
+            )
+            # A new password ends every session and every open reset link; this
+            # device gets a new one.
+            await _revoke_everything(conn, user_id, "password_change")
+            return await self._session(conn, await self.user_by_id(conn, user_id))
+
+    async def _check_current_password(
+        self, conn: AsyncConnection, user_id: str, current: object
+    ) -> None:
+        """400 without a current password, 403 when it is wrong, 429 once the user has
+        been wrong too often in 15 minutes (refused before it is even tried)."""
+        if not isinstance(current, str) or not current:
+            raise BadRequest(
+                "current_password is required",
+                code="current_password_required",
+                details={"field": "current_password"},
+            )
+        key = f"current-password:{user_id}"
+        await ratelimit.refuse_if_spent(
+            self.redis,
+            key,
+            CURRENT_PASSWORD_FAILURES_PER_15_MIN,
+            "too many wrong passwords; wait 15 minutes",
+            code=TOO_MANY,
+        )
+        cur = await conn.execute("SELECT password_hash FROM users WHERE id = %s", (user_id,))
+        stored = await cur.fetchone()
+        if stored is not None and await self._verify(stored[0], current):
+            return
+        await ratelimit.count(self.redis, key, _FAILURE_WINDOW)
+        raise Forbidden("current_password is wrong", code="wrong_password")
+
+    async def revoke_sessions(self, user_id: str) -> None:
+        """Sign out everywhere: every refresh token of the user stops working (the access
+        tokens already issued run out by themselves, within minutes)."""
+        async with self.pool.connection() as conn, conn.transaction():
+            await self.user_by_id(conn, user_id, lock=True)
+            await _revoke_everything(conn, user_id, "sign_out_everywhere")
 
     async def export_user(self, user_id: str) -> dict[str, Any]:
         """Everything stored about the user, as JSON (no secrets, no hashes)."""
@@ -124,13 +160,15 @@ class Profiles(AccountBase):
             "questions": _jsonable(questions),
         }
 
-    async def delete_user(self, user_id: str) -> list[str]:
+    async def delete_user(self, user_id: str, current_password: str) -> list[str]:
         """Delete the account and every row that references it, in one transaction
-        (bots, documents, chunks and vectors go by cascade). Returns the object-store
-        prefixes the caller removes after the commit (originals live under the bots)."""
+        (bots, documents, chunks and vectors go by cascade; the sessions with them).
+        Needs the current password. Returns the object-store prefixes the caller removes
+        after the commit (originals live under the bots)."""
         async with self._unit(user=user_id) as uow:
             conn = uow.conn
             await self.user_by_id(conn, user_id, lock=True)
+            await self._check_current_password(conn, user_id, current_password)
             cur = await conn.execute("SELECT id FROM bots WHERE owner_id = %s", (user_id,))
             prefixes = [f"bots/{row[0]}/" for row in await cur.fetchall()]
             await conn.execute("DELETE FROM users WHERE id = %s", (user_id,))

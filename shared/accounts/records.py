@@ -28,6 +28,9 @@ DISPLAY_NAME_MAX = 100
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
 INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
 LOGIN_ATTEMPTS_PER_15_MIN = 10
+# Wrong current passwords (a password change, a deletion) per user per 15 minutes: an
+# access token alone must not be a way to guess the password.
+CURRENT_PASSWORD_FAILURES_PER_15_MIN = 5
 
 
 _USER = (

@@ -433,21 +433,149 @@ async def test_profile_update(client: httpx.AsyncClient) -> None:
         ({"is_admin": True}, "invalid_field"),
         ({"locale": "fr"}, "invalid_locale"),
         ({"display_name": "x" * 101}, "invalid_display_name"),
-        ({"password": "a new 9 password ok"}, "wrong_password"),
+        ({"password": "a new 9 password ok"}, "current_password_required"),
+        ({"password": "a new 9 password ok", "current_password": ""}, "current_password_required"),
     ]:
         response = await client.patch("/api/users/me", json=payload, headers=auth)
-        assert response.status_code in (400, 403), payload
+        assert response.status_code == 400, payload
         assert response.json()["error"]["code"] == code
+
+
+NEW_PASSWORD = "a new 9 password ok"
+
+
+async def change_password(
+    client: httpx.AsyncClient, token: str, current: str, new: str = NEW_PASSWORD
+) -> httpx.Response:
+    return await client.patch(
+        "/api/users/me",
+        headers=bearer(token),
+        json={"password": new, "current_password": current},
+    )
+
+
+async def delete_account(client: httpx.AsyncClient, token: str, body: object) -> httpx.Response:
+    return await client.request("DELETE", "/api/users/me", headers=bearer(token), json=body)
+
+
+async def test_password_change_signs_out_everywhere_but_here(
+    client: httpx.AsyncClient, pg: Database
+) -> None:
+    address = email()
+    user = await signup(client, address)
+    other = (
+        await client.post("/api/auth/login", json={"email": address, "password": PASSWORD})
+    ).json()
+    changed = await change_password(client, user["access_token"], PASSWORD)
+    assert changed.status_code == 200, changed.text
+    fresh = changed.json()
+    assert fresh["user"]["id"] == user["user"]["id"]
+    assert fresh["refresh_token"] not in (user["refresh_token"], other["refresh_token"])
+    # Every earlier session is refused (this device's and the other one's)...
+    for stale in (user["refresh_token"], other["refresh_token"]):
+        refused = await refresh(client, stale)
+        assert refused.status_code == 401
+        assert refused.json()["error"]["code"] == "token_revoked"
+    # ... the fresh one works, and so does the new password (and not the old one).
+    assert (await refresh(client, fresh["refresh_token"])).status_code == 200
+    me = await client.get("/api/users/me", headers=bearer(fresh["access_token"]))
+    assert me.json()["email"] == address
+    old = await client.post("/api/auth/login", json={"email": address, "password": PASSWORD})
+    assert old.status_code == 401
+    new = await client.post("/api/auth/login", json={"email": address, "password": NEW_PASSWORD})
+    assert new.status_code == 200
+    reasons = db_rows(
+        pg,
+        "SELECT revoke_reason, count(*) FROM refresh_tokens WHERE user_id = %s "
+        "GROUP BY revoke_reason",
+        user["user"]["id"],
+    )
+    assert dict(reasons)["password_change"] == 2
+
+
+async def test_wrong_current_password_changes_and_deletes_nothing(
+    client: httpx.AsyncClient, pg: Database
+) -> None:
+    address = email()
+    user = await signup(client, address)
+    token = user["access_token"]
     changed = await client.patch(
         "/api/users/me",
-        headers=auth,
-        json={"password": "a new 9 password ok", "current_password": PASSWORD},
+        headers=bearer(token),
+        json={"display_name": "Changed", "password": NEW_PASSWORD, "current_password": "nope!"},
     )
-    assert changed.status_code == 200
-    # A new password ends the other sessions (a stolen refresh token stops working).
-    stale = await refresh(client, user["refresh_token"])
-    assert stale.status_code == 401
-    assert stale.json()["error"]["code"] == "token_revoked"
+    assert changed.status_code == 403
+    assert changed.json()["error"]["code"] == "wrong_password"
+    deleted = await delete_account(client, token, {"current_password": "nope!"})
+    assert deleted.status_code == 403
+    assert deleted.json()["error"]["code"] == "wrong_password"
+    for body in ({}, {"current_password": ""}, {"current_password": 5}):
+        missing = await delete_account(client, token, body)
+        assert missing.status_code == 400, body
+        assert missing.json()["error"]["code"] == "current_password_required"
+        assert missing.json()["error"]["field"] == "current_password"
+    bare = await client.delete("/api/users/me", headers=bearer(token))  # no body at all
+    assert bare.status_code == 400
+    assert bare.json()["error"]["code"] == "current_password_required"
+    # Nothing changed: same name, same password, the session still works.
+    assert count_users(pg, address) == 1
+    me = (await client.get("/api/users/me", headers=bearer(token))).json()
+    assert me["display_name"] is None
+    assert (await refresh(client, user["refresh_token"])).status_code == 200
+    login = await client.post("/api/auth/login", json={"email": address, "password": PASSWORD})
+    assert login.status_code == 200
+
+
+async def test_wrong_current_passwords_are_limited_per_user(
+    client: httpx.AsyncClient, pg: Database
+) -> None:
+    address = email()
+    user = await signup(client, address)
+    token = user["access_token"]
+    # Five wrong guesses, whether to change the password or to delete the account...
+    wrong = [
+        await change_password(client, token, f"guess {i}")
+        if i % 2
+        else await delete_account(client, token, {"current_password": f"guess {i}"})
+        for i in range(5)
+    ]
+    assert [r.status_code for r in wrong] == [403] * 5
+    # ... then even the right password is refused, before it is tried.
+    for attempt in (
+        await change_password(client, token, PASSWORD),
+        await delete_account(client, token, {"current_password": PASSWORD}),
+    ):
+        assert attempt.status_code == 429
+        assert attempt.json()["error"]["code"] == "too_many_password_attempts"
+        assert 0 < int(attempt.headers["retry-after"]) <= 900
+    assert count_users(pg, address) == 1
+    # Another user is not held up by it.
+    other = await signup(client)
+    assert (await change_password(client, other["access_token"], "guess")).status_code == 403
+    assert (await change_password(client, other["access_token"], PASSWORD)).status_code == 200
+
+
+async def test_sign_out_everywhere_refuses_every_refresh_token(client: httpx.AsyncClient) -> None:
+    address = email()
+    user = await signup(client, address)
+    rotated = (await refresh(client, user["refresh_token"])).json()
+    other = (
+        await client.post("/api/auth/login", json={"email": address, "password": PASSWORD})
+    ).json()
+    unauthenticated = await client.post("/api/users/me/sessions/revoke")
+    assert unauthenticated.status_code == 401
+    response = await client.post(
+        "/api/users/me/sessions/revoke", headers=bearer(rotated["access_token"])
+    )
+    assert response.status_code == 204
+    for token in (rotated["refresh_token"], other["refresh_token"]):
+        refused = await refresh(client, token)
+        assert refused.status_code == 401
+        assert refused.json()["error"]["code"] == "token_revoked"
+    # The account itself is untouched: signing in again works.
+    again = await client.post("/api/auth/login", json={"email": address, "password": PASSWORD})
+    assert again.status_code == 200
+    assert (await refresh(client, again.json()["refresh_token"])).status_code == 200
 
 
 async def test_hangul_password_in_nfd_still_signs_in(client: httpx.AsyncClient) -> None:
@@ -485,7 +613,7 @@ async def test_deleting_an_account_leaves_nothing(
     objects = Path(accounts_env["PROTOSTAR_DATA"]) / "objects" / "users" / user_id
     objects.mkdir(parents=True)
     (objects / "avatar.png").write_bytes(b"png")
-    response = await client.delete("/api/users/me", headers=bearer(user["access_token"]))
+    response = await delete_account(client, user["access_token"], {"current_password": PASSWORD})
     assert response.status_code == 204
     assert not objects.exists()
     # No row in any table mentions the user any more (outbox events aside: the

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from psycopg import errors, sql
 
-from tests.accounts.conftest import bearer, db_rows, signup
+from tests.accounts.conftest import PASSWORD, bearer, db_rows, signup
 from tests.bots.conftest import become_protostar, new_slug
 from tests.conftest import Database
 
@@ -601,7 +601,12 @@ async def test_deleting_the_owner_deletes_their_bots(
 ) -> None:
     session = await become_protostar(client, accounts_env)
     bot = await created(client, session)
-    gone = await client.delete("/api/users/me", headers=bearer(session["access_token"]))
+    gone = await client.request(
+        "DELETE",
+        "/api/users/me",
+        headers=bearer(session["access_token"]),
+        json={"current_password": PASSWORD},
+    )
     assert gone.status_code == 204, gone.text
     assert bot_row(pg, bot["slug"]) is None
     assert (await client.get(f"/api/bots/{bot['slug']}/public")).status_code == 404

@@ -11,7 +11,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.accounts.conftest import bearer, signup
+from tests.accounts.conftest import PASSWORD, bearer, signup
 from tests.chat.conftest import guest_token, new_client, parse_sse
 from tests.conftest import Database
 from tests.support.gateway import Gateway
@@ -355,7 +355,9 @@ async def test_a_users_export_holds_their_questions_and_deletion_removes_them(
         assert question["question"] == "Why RabbitMQ instead of Kafka?"
         assert question["answer"] == answer["answer"]
         assert (question["rating"], question["comment"]) == ("up", "clear")
-        response = await client.delete("/api/users/me", headers=bearer(token))
+        response = await client.request(
+            "DELETE", "/api/users/me", headers=bearer(token), json={"current_password": PASSWORD}
+        )
         assert response.status_code == 204
     with psycopg.connect(pg.superuser_url) as conn:
         left = conn.execute(

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.accounts.conftest import bearer, db_rows, signup
+from tests.accounts.conftest import PASSWORD, bearer, db_rows, signup
 from tests.conftest import Database
 from tests.documents.samples import make_docx, make_pdf, make_zip, paragraph
 
@@ -252,7 +252,9 @@ async def test_deleting_the_account_removes_uploaded_originals(
     name, data = SAMPLES["markdown"]
     assert (await upload(client, owner, name, data)).status_code == 202
     assert left_behind(pg, accounts_env, owner["bot_id"])["objects"] == 1
-    response = await client.delete("/api/users/me", headers=owner["headers"])
+    response = await client.request(
+        "DELETE", "/api/users/me", headers=owner["headers"], json={"current_password": PASSWORD}
+    )
     assert response.status_code == 204
     remaining = left_behind(pg, accounts_env, owner["bot_id"])
     assert (remaining["objects"], remaining["rows"]) == (0, 0)
