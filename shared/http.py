@@ -168,8 +168,7 @@ async def json_body(request: Request, *, limit: int = 64 * 1024) -> dict[str, An
     if _SURROGATE.search(body) and not _encodable(data):
         # "\udcff" is valid JSON but no text: PostgreSQL (UTF-8) would refuse it later.
         raise BadRequest(
-            "request body holds a lone UTF-16 surrogate (\\ud800-\\udfff): not valid "
-            "Unicode text",
+            "request body holds a lone UTF-16 surrogate (\\ud800-\\udfff): not valid Unicode text",
             code="bad_text",
         )
     return data

@@ -5,11 +5,11 @@ them and say them in the OpenAPI document."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field
 
-from shared.api.contract import Body, Reply, refuse, rule
+from shared.api.contract import Body, Reply, rule
 from shared.bots import validation as v
 from shared.errors import BadRequest
 
@@ -59,28 +59,32 @@ Webhook = Annotated[
 ]
 
 
+_NEVER_NULL = ("name", "language", "discoverable")
+
+
+def _no_null_defaults(schema: dict[str, Any]) -> None:
+    for field in _NEVER_NULL:
+        schema.get("properties", {}).get(field, {}).pop("default", None)
+
+
 class BotSettings(Body):
     """A change to a bot (PATCH): only the fields sent change. ``slug`` may be sent back
     unchanged; any other slug is refused."""
 
+    model_config = ConfigDict(**Body.model_config, json_schema_extra=_no_null_defaults)
     codes: ClassVar = {"allowed_origins.*": "invalid_origin"}
     extra_code: ClassVar = "invalid_field"
     slug: str | None = None
-    name: Name | None = None
+    # Optional but never null: absent means unchanged (the default is never validated
+    # and not documented, so the document says what is accepted: a string, no null).
+    name: Name = Field(None, validate_default=False)  # type: ignore[assignment]
     persona: Persona = None
     greeting: Greeting = None
     suggested_questions: Questions = None
-    language: Language | None = None
+    language: Language = Field(None, validate_default=False)  # type: ignore[call-overload]
     allowed_origins: Origins = None
-    discoverable: bool | None = None
+    discoverable: bool = Field(None, validate_default=False)  # type: ignore[assignment]
     discord_webhook: Webhook = None
-
-    @model_validator(mode="after")
-    def _not_null(self) -> BotSettings:
-        for field in ("name", "language", "discoverable"):
-            if field in self.model_fields_set and getattr(self, field) is None:
-                raise refuse(f"{field} cannot be null", f"invalid_{field}")
-        return self
 
     def changes(self, current_slug: str) -> dict[str, object]:
         """The columns a PATCH changes. The slug is the bot's address (embed snippets,

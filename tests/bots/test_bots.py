@@ -298,6 +298,9 @@ BAD_CREATES: list[tuple[str, dict[str, Any], str]] = [
     ("bad language", {"language": "ja"}, "invalid_language"),
     ("origin with path", {"allowed_origins": ["https://blog.example.com/posts"]}, "invalid_origin"),
     ("null origin", {"allowed_origins": ["null"]}, "invalid_origin"),
+    ("null name", {"name": None}, "invalid_name"),
+    ("null language", {"language": None}, "invalid_language"),
+    ("null discoverable", {"discoverable": None}, "invalid_discoverable"),
     ("wildcard origin", {"allowed_origins": ["*"]}, "invalid_origin"),
     ("wildcard subdomain", {"allowed_origins": ["https://*.example.com"]}, "invalid_origin"),
     ("javascript: origin", {"allowed_origins": ["javascript:alert(1)"]}, "invalid_origin"),
@@ -382,6 +385,8 @@ BAD_PATCHES: list[tuple[str, dict[str, Any], str]] = [
     ("blank name", {"name": ""}, "invalid_name"),
     ("origin with path", {"allowed_origins": ["https://blog.example.com/x"]}, "invalid_origin"),
     ("null origin", {"allowed_origins": ["null"]}, "invalid_origin"),
+    ("null name", {"name": None}, "invalid_name"),
+    ("null discoverable", {"discoverable": None}, "invalid_discoverable"),
     ("wildcard origin", {"allowed_origins": ["https://*.example.com"]}, "invalid_origin"),
     ("javascript: origin", {"allowed_origins": ["javascript:alert(1)"]}, "invalid_origin"),
     (
@@ -407,6 +412,8 @@ async def test_bad_changes_are_400_and_the_bot_is_unchanged(
         )
         assert response.status_code == 400, name
         assert response.json()["error"]["code"] == code, name
+        if name.startswith("null "):  # the refusal names the field it is about
+            assert response.json()["error"]["field"] == name.split()[1]
         assert bot_row(pg, bot["slug"]) == before, name
     assert bot_row(pg, "another-name") is None
 
