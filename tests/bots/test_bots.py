@@ -412,7 +412,7 @@ async def test_bad_changes_are_400_and_the_bot_is_unchanged(
         )
         assert response.status_code == 400, name
         assert response.json()["error"]["code"] == code, name
-        if name.startswith("null "):  # the refusal names the field it is about
+        if name in ("null name", "null discoverable"):  # the refusal names its field
             assert response.json()["error"]["field"] == name.split()[1]
         assert bot_row(pg, bot["slug"]) == before, name
     assert bot_row(pg, "another-name") is None
