@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from pathlib import Path
@@ -801,3 +802,178 @@ def test_a_wrong_invite_code_is_told_by_its_code_in_the_ui_language(
     assert page.locator("#not-protostar").is_visible()
     assert user(system, email)[1] == "stargazer"
     screenshot(page, tmp_path, "invite-used-en")
+
+
+# --------------------------------------------------------------------------- account page
+
+ACCOUNT_SAYS = {
+    "en": {
+        "wrong_password": "The current password is wrong.",
+        "password_changed": "The password is changed. Every other session is signed out.",
+        "signed_out_everywhere": "You are signed out on every device.",
+        "email_differs": "Type the email of this account exactly, to confirm.",
+        "deleted": "Your account and everything it owned are deleted.",
+        "wrong_login": "The email or password is wrong.",
+    },
+    "ko": {"export_done": "다운로드를 시작했어요."},
+}
+
+
+def account_user(system: System, tag: str, name: str) -> tuple[str, str]:
+    """A new stargazer made through the API: (email, user id)."""
+    email = new_email(tag)
+    with system.api() as client:
+        created = client.post(
+            "/api/auth/signup", json={"email": email, "password": PASSWORD, "display_name": name}
+        )
+        assert created.status_code == 201, created.text
+    return email, created.json()["user"]["id"]
+
+
+def sign_in(page: Any, system: System, email: str, password: str = PASSWORD) -> None:
+    page.goto(f"{system.url}/dashboard")
+    page.locator("#login-form input[name=email]").fill(email)
+    page.locator("#login-form input[name=password]").fill(password)
+    page.locator("#login-form button[type=submit]").click()
+    landed(page, "not-protostar")
+
+
+def open_account(page: Any) -> None:
+    button = page.locator("#account-open")
+    button.focus()
+    button.press("Enter")  # the keyboard reaches it
+    page.locator("#account-view").wait_for()
+    assert focused(page) == "account-title"
+
+
+def stored_session(page: Any) -> dict[str, Any]:
+    value: dict[str, Any] = page.evaluate(
+        "() => JSON.parse(localStorage.getItem('protostar:session'))"
+    )
+    return value
+
+
+def refreshed(system: System, token: str) -> int:
+    with system.api() as client:
+        return client.post("/api/auth/refresh", json={"refresh_token": token}).status_code
+
+
+def test_a_password_change_signs_out_the_other_session_then_sign_out_everywhere(
+    system: System, browser: Any, context: Any
+) -> None:
+    email, _ = account_user(system, "changer", "Pat Changer")
+    new = "Changed-pass-2025"
+    page = context.new_page()
+    sign_in(page, system, email)
+    other_context = browser.new_context(locale="en-US")
+    try:
+        other = other_context.new_page()
+        sign_in(other, system, email)
+        before = stored_session(other)
+        open_account(page)
+        form = page.locator("#password-form")
+        form.get_by_label("Current password", exact=True).fill("not-my-password-1")
+        form.get_by_label("New password", exact=True).fill(new)
+        form.get_by_label("New password, again", exact=True).fill(new)
+        form.get_by_role("button", name="Change the password").click()
+        page.locator("#password-error:not(:empty)").wait_for()
+        assert page.locator("#password-error").inner_text() == ACCOUNT_SAYS["en"]["wrong_password"]
+        form.get_by_label("Current password", exact=True).fill(PASSWORD)
+        form.get_by_label("New password, again", exact=True).press("Enter")
+        page.locator("#password-status:not(:empty)").wait_for()
+        assert (
+            page.locator("#password-status").inner_text()
+            == (ACCOUNT_SAYS["en"]["password_changed"])
+        )
+        assert page.locator("#password-error").inner_text() == ""
+        mine = stored_session(page)
+        assert refreshed(system, mine["refresh_token"]) == 200  # this device stays signed in
+        # The other browser's session is over: its refresh token is refused, and once its
+        # access token has run out (forced here) a reload lands on the signed-out screen.
+        assert refreshed(system, before["refresh_token"]) == 401
+        other.evaluate(
+            "() => { const s = JSON.parse(localStorage.getItem('protostar:session'));"
+            " s.access_token = 'expired'; localStorage.setItem('protostar:session',"
+            " JSON.stringify(s)); }"
+        )
+        other.reload()
+        other.locator("#login-view").wait_for()
+        assert other.evaluate("() => localStorage.getItem('protostar:session')") is None
+    finally:
+        other_context.close()
+    with system.api() as client:
+        assert (
+            client.post("/api/auth/login", json={"email": email, "password": PASSWORD}).status_code
+            == 401
+        )
+    # Sign out everywhere: this device too, told on the signed-out screen.
+    page.reload()
+    landed(page, "not-protostar")
+    open_account(page)
+    current = stored_session(page)
+    page.get_by_role("button", name="Sign out everywhere").click()
+    page.locator("#login-view").wait_for()
+    assert page.locator("#signed-out").inner_text() == ACCOUNT_SAYS["en"]["signed_out_everywhere"]
+    assert refreshed(system, current["refresh_token"]) == 401
+    shot(page, "account-signed-out-everywhere-en")
+
+
+def test_the_export_downloads_a_json_file_with_the_users_data_in_korean(
+    system: System, browser: Any
+) -> None:
+    email, user_id = account_user(system, "exporter", "김내보내기")
+    context = korean(browser)
+    try:
+        page = context.new_page()
+        sign_in(page, system, email)
+        open_account(page)
+        assert page.locator("#account-title").inner_text() == "내 계정"
+        assert page.locator("#account-email").inner_text() == email
+        with page.expect_download() as download_info:
+            page.get_by_role("button", name="내 데이터 받기 (JSON)").click()
+        download = download_info.value
+        assert download.suggested_filename.startswith("protostar-export-")
+        assert download.suggested_filename.endswith(".json")
+        data = json.loads(Path(download.path()).read_text(encoding="utf-8"))
+        assert data["user"]["email"] == email
+        assert data["user"]["id"] == user_id
+        assert data["user"]["display_name"] == "김내보내기"
+        page.locator("#export-status:not(:empty)").wait_for()
+        assert page.locator("#export-status").inner_text() == ACCOUNT_SAYS["ko"]["export_done"]
+        shot(page, "account-export-ko")
+    finally:
+        context.close()
+
+
+def test_deleting_the_account_asks_the_password_and_the_email_then_signs_out(
+    system: System, context: Any
+) -> None:
+    email, user_id = account_user(system, "leaver", "Lee Leaver")
+    page = context.new_page()
+    sign_in(page, system, email)
+    open_account(page)
+    form = page.locator("#delete-form")
+    form.get_by_label("Current password", exact=True).fill(PASSWORD)
+    form.get_by_label("Type your email to confirm", exact=True).fill("someone@example.com")
+    form.get_by_role("button", name="Delete my account").click()
+    assert page.locator("#delete-error").inner_text() == ACCOUNT_SAYS["en"]["email_differs"]
+    assert focused(page) == "delete-form/confirm_email"
+    form.get_by_label("Current password", exact=True).fill("not-my-password-1")
+    form.get_by_label("Type your email to confirm", exact=True).fill(email.upper())
+    form.get_by_role("button", name="Delete my account").click()
+    page.locator("#delete-error:not(:empty)").wait_for()
+    assert page.locator("#delete-error").inner_text() == ACCOUNT_SAYS["en"]["wrong_password"]
+    assert system.sql("SELECT count(*) FROM users WHERE id = %s", user_id) == [(1,)]
+    form.get_by_label("Current password", exact=True).fill(PASSWORD)
+    form.get_by_label("Type your email to confirm", exact=True).press("Enter")
+    page.locator("#login-view").wait_for()
+    assert page.locator("#signed-out").inner_text() == ACCOUNT_SAYS["en"]["deleted"]
+    assert page.evaluate("() => localStorage.getItem('protostar:session')") is None
+    assert system.sql("SELECT count(*) FROM users WHERE id = %s", user_id) == [(0,)]
+    # The old credentials no longer sign in.
+    page.locator("#login-form input[name=email]").fill(email)
+    page.locator("#login-form input[name=password]").fill(PASSWORD)
+    page.locator("#login-form button[type=submit]").click()
+    page.locator("#login-error:not(:empty)").wait_for()
+    assert page.locator("#login-error").inner_text() == ACCOUNT_SAYS["en"]["wrong_login"]
+    shot(page, "account-deleted-en")

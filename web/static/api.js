@@ -109,9 +109,16 @@ export async function call(method, path, { body, token, headers = {}, raw = fals
 }
 
 // The account calls of the dashboard and the reset page (shared/accounts/contracts.py).
-// Sign-up, sign-in and a redeemed invite answer a session (TokenResponse); a redeem
-// takes the token of the session it upgrades, which the answer replaces.
+// Sign-up, sign-in, a redeemed invite and a changed password answer a session
+// (TokenResponse); a redeem takes the token of the session it upgrades, which the answer
+// replaces. A changed password or a deletion needs the current password.
 export const accounts = {
+  me: () => call("GET", "/api/users/me"),
+  updateProfile: (changes) => call("PATCH", "/api/users/me", { body: changes }),
+  changePassword: (current_password, password) => call("PATCH", "/api/users/me", { body: { current_password, password } }),
+  signOutEverywhere: () => call("POST", "/api/users/me/sessions/revoke"),
+  exportData: () => call("GET", "/api/users/me/export"),
+  deleteAccount: (current_password) => call("DELETE", "/api/users/me", { body: { current_password } }),
   signup: (body) => call("POST", "/api/auth/signup", { body, anonymous: true }),
   login: (email, password) => call("POST", "/api/auth/login", { body: { email, password }, anonymous: true }),
   redeemInvite: (code, token) => call("POST", "/api/users/me/invite", { body: { code }, token }),

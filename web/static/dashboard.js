@@ -1,6 +1,7 @@
 // The owner dashboard (/dashboard): sign-up, sign-in and a forgotten password when
 // signed out; invite redemption for a stargazer; for a protostar, bots, documents,
-// settings, embed snippet, insights, conversations and invite codes.
+// settings, embed snippet, insights, conversations and invite codes; for anyone signed
+// in, the account page (profile, password, sign out everywhere, export, deletion).
 import { ApiError, accounts, call, clearSession, saveSession, session } from "./api.js";
 import { submitForm } from "./forms.js";
 import { errorText, pickLanguage, strings, translate } from "./i18n.js";
@@ -17,10 +18,12 @@ let bots = [];
 let current = null; // the selected bot's owner view
 let panel = "documents";
 let pollTimer = null;
+let me = null; // the signed-in user (UserView)
 
 function show(view) {
-  for (const id of ["login-view", "not-protostar", "app-view"]) $(id).hidden = id !== view;
+  for (const id of ["login-view", "not-protostar", "app-view", "account-view"]) $(id).hidden = id !== view;
   $("logout").hidden = view === "login-view";
+  $("account-open").hidden = view === "login-view" || view === "account-view";
 }
 
 function fail(error) {
@@ -46,18 +49,21 @@ for (const button of document.querySelectorAll("[data-go]")) {
 
 // ------------------------------------------------------------------ sign-in
 // `messages`: what the step before wants said on the screen boot lands on (a welcome,
-// an invite that failed and its code, or the news of a redeemed one).
+// an invite that failed and its code, the news of a redeemed one, or why the user is
+// signed out).
 async function boot(messages = {}) {
   const s = session();
+  $("signed-out").textContent = messages.signedOut || "";
   if (!s) {
+    me = null;
     $("me").textContent = "";
     show("login-view");
     const view = params.get("view");
+    if (messages.signedOut) return showPane("login");
     return showPane(view || "login", { focus: Boolean(view) });
   }
-  let me;
   try {
-    me = await call("GET", "/api/users/me");
+    me = await accounts.me();
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) {
       clearSession();
@@ -130,6 +136,113 @@ $("redeem-form").addEventListener("submit", (event) => {
     form.reset();
     await boot({ notice: t.invite_done });
   });
+});
+
+// ------------------------------------------------------------------ account
+function openAccount() {
+  show("account-view");
+  const f = $("profile-form").elements;
+  $("account-email").textContent = me.email;
+  f.display_name.value = me.display_name || "";
+  f.locale.value = me.locale || "";
+  for (const id of ["profile-status", "password-status", "export-status"]) $(id).textContent = "";
+  $("account-title").focus();
+}
+
+$("account-title").tabIndex = -1;
+$("account-open").addEventListener("click", openAccount);
+$("account-back").addEventListener("click", () => boot());
+
+$("profile-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  $("profile-status").textContent = "";
+  submitForm(event.currentTarget, $("profile-error"), t, async (f) => {
+    me = await accounts.updateProfile({ display_name: f.display_name.value.trim() || null, locale: f.locale.value || null });
+    $("me").textContent = me.display_name || me.email;
+    f.display_name.value = me.display_name || "";
+    $("profile-status").textContent = t.saved;
+  });
+});
+
+const differ = (f) => (f.password.value === f.repeat.value ? null : { input: f.repeat, text: t.passwords_differ });
+
+// A new password signs out every session; the answer is this device's fresh one.
+$("password-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  $("password-status").textContent = "";
+  submitForm(
+    form,
+    $("password-error"),
+    t,
+    async (f) => {
+      const fresh = await accounts.changePassword(f.current_password.value, f.password.value);
+      saveSession(fresh);
+      me = fresh.user;
+      form.reset();
+      $("password-status").textContent = t.password_changed;
+    },
+    differ,
+  );
+});
+
+// Every refresh token ends, this device's too: the signed-out screen says so.
+$("revoke-sessions").addEventListener("click", async () => {
+  const button = $("revoke-sessions");
+  $("sessions-error").textContent = "";
+  button.disabled = true;
+  try {
+    await accounts.signOutEverywhere();
+    clearSession();
+    await boot({ signedOut: t.signed_out_everywhere });
+  } catch (error) {
+    $("sessions-error").textContent = errorText(t, error);
+  } finally {
+    button.disabled = false;
+  }
+});
+
+// The export as a file: a Blob behind a download link, clicked once and let go.
+$("export").addEventListener("click", async () => {
+  const button = $("export");
+  $("export-status").textContent = "";
+  $("export-error").textContent = "";
+  button.disabled = true;
+  try {
+    const data = await accounts.exportData();
+    const blob = new Blob([JSON.stringify(data, null, 2)], { type: "application/json" });
+    const url = URL.createObjectURL(blob);
+    const link = h("a", { href: url, download: `protostar-export-${new Date().toISOString().slice(0, 10)}.json`, hidden: true });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    $("export-status").textContent = t.export_done;
+  } catch (error) {
+    $("export-error").textContent = errorText(t, error);
+  } finally {
+    button.disabled = false;
+  }
+});
+
+const sameEmail = (f) =>
+  f.confirm_email.value.trim().toLowerCase() === me.email.toLowerCase() ? null : { input: f.confirm_email, text: t.delete_email_differs };
+
+$("delete-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  submitForm(
+    form,
+    $("delete-error"),
+    t,
+    async (f) => {
+      await accounts.deleteAccount(f.current_password.value);
+      form.reset();
+      clearSession();
+      await boot({ signedOut: t.account_deleted });
+    },
+    sameEmail,
+  );
 });
 
 $("logout").addEventListener("click", async () => {
