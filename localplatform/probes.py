@@ -20,6 +20,7 @@ EVENT = ("POST", "/", 400)  # a request without CloudEvent attributes: refused b
 PROBES: dict[str, tuple[str, str, int]] = {
     "audit": EVENT,
     "auth": ("GET", "/.well-known/jwks.json", 200),
+    "auth-admin": ("GET", "/.well-known/jwks.json", 200),
     "bots": ("GET", "/api/bots", 401),
     "chat": ("GET", "/api/conversations", 401),
     "content": ("GET", "/api/bots/bench/documents", 401),
@@ -35,6 +36,7 @@ PROBES: dict[str, tuple[str, str, int]] = {
     "token-cleanup": EVENT,
     "users": ("GET", "/api/invites", 401),  # /api/users/me opens the pool before the token check
     "web": ("GET", "/widget.js", 200),
+    "web-admin": ("GET", "/dashboard", 200),
 }
 
 

@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     # Local runtime -----------------------------------------------------------------
     protostar_host: str = Field("127.0.0.1", description="Address the local ingress binds to")
     protostar_port: int = Field(8080, ge=1, le=65535, description="Port of the local ingress")
+    protostar_admin_port: int | None = Field(
+        None, ge=1, le=65535, description="A second local port for the admin routes alone"
+    )
     protostar_data: Path = Field(Path(".data"), description="Data directory of the local runtime")
     protostar_env: Literal["local", "production"] = Field(
         "local", description="'production' refuses to generate secrets or start embedded services"
@@ -185,6 +188,9 @@ class Settings(BaseSettings):
     llm_timeout: float = Field(30.0, gt=0, le=300, description="Seconds per LLM request")
 
     # Accounts and quotas -----------------------------------------------------------
+    admin_url: str | None = Field(
+        None, description="The admin host (dashboard, owners' API); unset: the public URL"
+    )
     public_url: str | None = Field(
         None, description="Public base URL (links in emails, JWT issuer); default local URL"
     )
@@ -294,6 +300,7 @@ class Settings(BaseSettings):
         "openai_base_url",
         "broker_url",
         "public_url",
+        "admin_url",
         "embedder_url",
     )
     @classmethod
@@ -371,6 +378,15 @@ class Settings(BaseSettings):
     @property
     def public_base_url(self) -> str:
         return self.public_url or f"http://{self.protostar_host}:{self.protostar_port}"
+
+    @property
+    def admin_base_url(self) -> str:
+        """Where the dashboard is: ADMIN_URL, the local admin port, else the public URL."""
+        if self.admin_url:
+            return self.admin_url
+        if self.protostar_admin_port:
+            return f"http://{self.protostar_host}:{self.protostar_admin_port}"
+        return self.public_base_url
 
     @property
     def smtp_effective_port(self) -> int:

@@ -42,8 +42,12 @@ def _asset(request: Request, asset: assets.Asset, cache: str, *, cross_origin: b
 
 
 async def demo_blog(request: Request) -> Response:
-    if not get_resources("web").settings.protostar_demo:
-        return RedirectResponse("/dashboard", status_code=302)
+    settings = get_resources("web").settings
+    if not settings.protostar_demo:
+        # The dashboard is on the admin host (the same one unless ADMIN_URL differs).
+        admin = settings.admin_base_url
+        same = admin == settings.public_base_url
+        return RedirectResponse("/dashboard" if same else f"{admin}/dashboard", status_code=302)
     body = assets.page("demo", bot=DEMO_BOT)
     return _html(body, csp=content_security_policy(frames=True))
 

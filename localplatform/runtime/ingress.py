@@ -160,11 +160,17 @@ class Front:
         public_port: int,
         broker_port: int,
         broker_app: ASGIApp,
+        admin_port: int | None = None,
     ) -> None:
         self.topology = topology
         self.services = services
         self.activator = activator
         self.public_port = public_port
+        # With an admin port, each port serves its own listener's routes; without, the
+        # public port serves both (public first).
+        self.listeners = (
+            {public_port: "public", admin_port: "admin"} if admin_port else {public_port: None}
+        )
         self.broker_port = broker_port
         self.broker_app = broker_app
         self.by_port = {svc.activator_port: svc for svc in services.values()}
@@ -186,7 +192,7 @@ class Front:
         request = Request(scope, receive)
         svc = self.by_port.get(port)
         if svc is None:
-            route = self.topology.route(request.url.path)
+            route = self.topology.route(request.url.path, self.listeners.get(port))
             if route is None:
                 await _error(404, "not_found", f"no route for {request.url.path}")(
                     scope, receive, send

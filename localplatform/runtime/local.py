@@ -145,6 +145,12 @@ class LocalRuntime:
             raise SettingsError(
                 f"PROTOSTAR_PORT: {host}:{port} is already in use by another program"
             )
+        admin = self.settings.protostar_admin_port
+        if admin is not None and (admin == port or procs.port_in_use(admin, host)):
+            raise SettingsError(
+                f"PROTOSTAR_ADMIN_PORT: {host}:{admin} is already in use"
+                + (" (by PROTOSTAR_PORT)" if admin == port else " by another program")
+            )
         self.topology = self._check_manifests()  # before anything starts
         secrets = SecretStore(self.settings.secrets_path)
         secrets.ensure_all()
@@ -190,6 +196,7 @@ class LocalRuntime:
                 "PROTOSTAR_ENV": "local",
                 "PROTOSTAR_DEMO": str(self.settings.protostar_demo).lower(),
                 "PUBLIC_URL": self.settings.public_base_url,
+                "ADMIN_URL": self.settings.admin_base_url,
                 "OBJECT_STORE_URL": self.settings.object_store,
                 "DATABASE_APP_ROLE": app_role,
                 "LOG_LEVEL": self.settings.log_level,
@@ -266,6 +273,8 @@ class LocalRuntime:
         topo = self.topology
         ns = topo.namespace
         public = _bind(self.settings.protostar_host, self.settings.protostar_port)
+        admin_port = self.settings.protostar_admin_port
+        admin = _bind(self.settings.protostar_host, admin_port) if admin_port else None
         broker_sock = _bind("127.0.0.1", 0)
         broker_port = broker_sock.getsockname()[1]
         broker_url = f"http://127.0.0.1:{broker_port}/{ns}/{next(iter(topo.brokers), 'default')}"
@@ -276,7 +285,7 @@ class LocalRuntime:
             )
             for name, spec in topo.services.items()
         }
-        sockets = [public, broker_sock]
+        sockets = [public, broker_sock, *([admin] if admin else [])]
         for svc in services.values():
             sock = _bind("127.0.0.1", 0)
             svc.activator_port = sock.getsockname()[1]
@@ -342,6 +351,7 @@ class LocalRuntime:
             public_port=public.getsockname()[1],
             broker_port=broker_port,
             broker_app=broker.asgi(),
+            admin_port=admin.getsockname()[1] if admin else None,
         )
         server = _Server(
             uvicorn.Config(
@@ -408,7 +418,9 @@ class LocalRuntime:
             state.write(self.data)
             print(
                 f"protostar: up in {time.monotonic() - self.started:.1f}s at "
-                f"{self.settings.public_base_url} (broker: {backend_kind}; "
+                f"{self.settings.public_base_url}"
+                + (f", admin at {self.settings.admin_base_url}" if admin else "")
+                + f" (broker: {backend_kind}; "
                 f"{len(services)} services; data in {self.data}; Ctrl-C stops)",
                 flush=True,
             )
@@ -440,10 +452,13 @@ class LocalRuntime:
 
         host = self.settings.protostar_host
         local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
+        # The owner's API: the admin routes (on their own port when it is set).
+        port = self.settings.protostar_admin_port or self.settings.protostar_port
         try:
             account = await seed(
-                api_url=f"http://{local}:{self.settings.protostar_port}",
+                api_url=f"http://{local}:{port}",
                 public_url=self.settings.public_base_url,
+                dashboard_url=self.settings.admin_base_url,
                 data_dir=self.data,
                 database_url=self.database_url,
             )

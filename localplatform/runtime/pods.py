@@ -40,6 +40,7 @@ RUNTIME_SETTINGS = frozenset(
     {
         "PROTOSTAR_HOST",
         "PROTOSTAR_PORT",
+        "PROTOSTAR_ADMIN_PORT",
         "PROTOSTAR_DATA",
         "PROTOSTAR_MANIFESTS",
         "PROTOSTAR_SCALE_TO_ZERO",

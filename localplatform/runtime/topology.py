@@ -6,7 +6,9 @@
   annotations, ``containerConcurrency`` and ``timeoutSeconds`` apply).
 - Broker (+ its ``spec.delivery``), Triggers (``spec.filter.attributes``,
   ``spec.delivery``, the RabbitMQ parallelism annotation), PingSources.
-- ``HTTPRoute`` PathPrefix rules -> the public ingress.
+- ``HTTPRoute`` rules -> the ingress: those attached to the Gateway's ``admin-*``
+  listeners on the admin port (``PROTOSTAR_ADMIN_PORT``), the others on the public one;
+  with one port, the public routes first.
 - ``SinkBinding`` (sources.knative.dev/v1) -> ``K_SINK`` (and ``K_CE_OVERRIDES``) for
   exactly the Services its subject selects; Knative Serving injects nothing else.
 - ConfigMaps (``v1``): their data, for the Services' ``envFrom`` and ``configMapKeyRef``.
@@ -150,6 +152,9 @@ class Route:
     prefix: str
     service: str
     kind: str = "PathPrefix"
+    # The Gateway listeners its HTTPRoute attaches to: "admin" (sectionName admin-*) or
+    # "public" (any other).
+    listener: str = "public"
 
     def matches(self, path: str) -> bool:
         if self.kind == "Exact":
@@ -184,10 +189,14 @@ class Topology:
         spec = self.services[service]
         return next((b for b in self.sinkbindings if b.selects(spec)), None)
 
-    def route(self, path: str) -> Route | None:
-        for route in self.routes:  # longest prefix first
-            if route.matches(path):
-                return route
+    def route(self, path: str, listener: str | None = None) -> Route | None:
+        """The route of ``path`` on one listener ("public" or "admin"); with None (one
+        port serves both) the public routes first, then the admin ones."""
+        order = [listener] if listener else ["public", "admin"]
+        for wanted in order:
+            for route in self.routes:  # by precedence: Exact, longest prefix, regexes
+                if route.listener == wanted and route.matches(path):
+                    return route
         return None
 
     def delivery(
@@ -362,6 +371,10 @@ def build_topology(manifests: Iterable[Manifest], namespace: str = "protostar") 
         elif kind == "Job" and api == "batch/v1":
             topo.jobs.append(_job(m))
         elif kind == "HTTPRoute":
+            sections = [str(p.get("sectionName", "")) for p in spec.get("parentRefs") or []]
+            listener = (
+                "admin" if sections and all(x.startswith("admin") for x in sections) else "public"
+            )
             for rule in spec.get("rules") or []:
                 backends = rule.get("backendRefs") or []
                 if not backends:
@@ -374,6 +387,7 @@ def build_topology(manifests: Iterable[Manifest], namespace: str = "protostar") 
                             str(path.get("value", "/")),
                             service,
                             str(path.get("type", "PathPrefix")),
+                            listener,
                         )
                     )
     topo.routes = sorted(routes, key=lambda r: r.precedence)

@@ -38,7 +38,7 @@ class AccountBase:
         *,
         passwords: Passwords,
         issuer: TokenIssuer,
-        public_url: str,
+        dashboard_url: str,
         refresh_grace: float = 10.0,
         guest_per_ip_hour: int = 30,
         invites_per_protostar: int = 5,
@@ -51,7 +51,7 @@ class AccountBase:
         self.redis = redis
         self.passwords = passwords
         self.issuer = issuer
-        self.public_url = public_url.rstrip("/")
+        self.dashboard_url = dashboard_url.rstrip("/")  # where reset links lead
         self.refresh_grace = refresh_grace
         self.guest_per_ip_hour = guest_per_ip_hour
         self.invites_per_protostar = invites_per_protostar

@@ -86,7 +86,8 @@ async def account_service(resources: Resources) -> AccountService:
         resources.redis(),
         passwords=passwords(),
         issuer=token_issuer(),
-        public_url=settings.public_base_url,
+        # Reset links lead to the dashboard's host, where the signed-in session is kept.
+        dashboard_url=settings.admin_base_url,
         refresh_grace=settings.refresh_reuse_grace,
         guest_per_ip_hour=settings.guest_tokens_per_ip_hour,
         invites_per_protostar=settings.invites_per_protostar,

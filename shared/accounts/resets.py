@@ -51,7 +51,7 @@ class Resets(AccountBase):
                 {
                     "user_id": str(row[0]),
                     "email": row[1],
-                    "reset_url": f"{self.public_url}/reset#token={token}",
+                    "reset_url": f"{self.dashboard_url}/reset#token={token}",
                     "expires_at": expires.isoformat(),
                 },
             )

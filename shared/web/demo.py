@@ -131,7 +131,13 @@ async def _session(client: httpx.AsyncClient, state: dict[str, Any]) -> dict[str
 
 
 async def seed(
-    *, api_url: str, public_url: str, data_dir: Path, database_url: str, invite_ttl_days: int = 1
+    *,
+    api_url: str,
+    public_url: str,
+    data_dir: Path,
+    database_url: str,
+    invite_ttl_days: int = 1,
+    dashboard_url: str | None = None,
 ) -> DemoAccount | None:
     """Set the demo up; None when it already was (nothing is printed twice)."""
     files = corpus_files()
@@ -193,6 +199,6 @@ async def seed(
         email=state["email"],
         password=state["password"],
         bot=state["bot"],
-        dashboard=public_url.rstrip("/") + "/dashboard",
+        dashboard=(dashboard_url or public_url).rstrip("/") + "/dashboard",
         blog=blog,
     )

@@ -151,17 +151,38 @@ def test_broker_pingsource_and_route() -> None:
         for name, doc in _by(manifests, "Service").items()
     }
 
-    (route,) = _by(manifests, "HTTPRoute").values()
-    targets = {
-        m["path"]["value"]: [b["name"] for b in rule["backendRefs"]]
-        for rule in route["spec"]["rules"]
-        for m in rule["matches"]
-    }
-    assert targets["/healthz"] == ["health"]
-    assert targets["/api/auth"] == ["auth"]
-    assert targets["/api/users"] == ["users"]
-    for backends in targets.values():
-        (backend,) = backends
+    routes = _by(manifests, "HTTPRoute")
+    assert set(routes) == {"public", "admin"}
+
+    def targets(route: dict) -> dict[str, str]:
+        found = {}
+        for rule in route["spec"]["rules"]:
+            (backend,) = [b["name"] for b in rule["backendRefs"]]
+            for m in rule["matches"]:
+                found[m["path"]["value"]] = backend
+        return found
+
+    public, admin = targets(routes["public"]), targets(routes["admin"])
+    # Each route attaches only to its own listeners and host.
+    for name, prefix in (("public", "public-"), ("admin", "admin-")):
+        sections = {p["sectionName"] for p in routes[name]["spec"]["parentRefs"]}
+        assert sections == {f"{prefix}http", f"{prefix}https"}
+    assert routes["admin"]["spec"]["hostnames"] == ["admin.protostar.example.com"]
+    assert public["/healthz"] == admin["/healthz"] == "health"
+    assert public["/api/auth"] == "auth"
+    assert admin["/api/auth"] == "auth-admin"  # owners sign in on pods of their own
+    assert admin["/dashboard"] == "web-admin"
+    assert admin["/api/users"] == "users"
+    # The owners' API and the dashboard are not on the public host at all.
+    for path in ("/dashboard", "/api/users", "/api/invites", "/api/bots"):
+        assert path not in public, path
+    assert not any("documents" in path or "insights" in path or "test" in path for path in public)
+    for path, backend in public.items():
+        assert services_by_surface[backend] == "public" or path in (
+            "/api/users/me/invite",  # a stargazer redeems an invite in the widget
+            "/api/bots/[a-z0-9-]+/public",  # the widget's bot view (cached)
+        ), (path, backend)
+    for backend in admin.values():
         assert services_by_surface[backend] in ("public", "admin"), backend
 
 

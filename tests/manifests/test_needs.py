@@ -20,7 +20,7 @@ FUNCTIONS = sorted(p.name for p in (ROOT / "functions").iterdir() if (p / "main.
 # Who may hold each Secret: the least privilege the design asks for.
 HOLDERS = {
     "protostar-db-owner": {"Job/migrate"},
-    "protostar-jwt-signing": {"Service/auth", "Service/users"},
+    "protostar-jwt-signing": {"Service/auth", "Service/auth-admin", "Service/users"},
     "protostar-notify": {"Service/notify"},
     "protostar-llm": {"Service/chat", "Service/embed"},
 }

@@ -226,7 +226,7 @@ def test_a_function_process_gets_only_what_its_pod_would(data_dir: Path) -> None
             assert not any(k.startswith("SERVICE_URL_") for k in env), target
             assert env["QUOTA_GUEST_QUESTIONS"] == "4"  # the ConfigMap, as an operator edits it
             assert env["PROTOSTAR_ENV"] == "local"
-            assert env["K_SERVICE"] in (target, target.replace("_", "-"))
+            assert env["K_SERVICE"].removesuffix("-admin") == target.replace("_", "-")
             assert ("SMTP_PASSWORD" in env) == (target == "notify"), target
             assert ("GEMINI_API_KEY" in env) == (target in ("chat", "embed")), target
             assert ("K_SINK" in env) == (
@@ -250,5 +250,38 @@ def test_a_function_process_gets_only_what_its_pod_would(data_dir: Path) -> None
             assert ("jwt-signing-key.pem" in files) == (target in ("auth", "users")), target
         assert envs["notify"]["SMTP_PASSWORD"] == "hunter2-smtp"
         assert envs["chat"]["EMBEDDER_URL"].startswith("http://127.0.0.1:")
+    finally:
+        up.close()
+
+
+def test_the_admin_routes_move_to_their_own_port(data_dir: Path) -> None:
+    """With PROTOSTAR_ADMIN_PORT, the admin listener's routes (dashboard, owners' API)
+    are served there and only there; the public port keeps what visitors use."""
+    admin_port = free_port()
+    up = Up(
+        data_dir,
+        free_port(),
+        extra_env={"PROTOSTAR_ADMIN_PORT": str(admin_port), "PROTOSTAR_DEMO": "false"},
+    )
+    try:
+        up.wait_healthy()
+        public = f"http://127.0.0.1:{up.port}"
+        admin = f"http://127.0.0.1:{admin_port}"
+        with httpx.Client(timeout=30) as client:
+            assert client.get(f"{admin}/dashboard").status_code == 200
+            assert client.get(f"{public}/dashboard").status_code == 404
+            assert client.get(f"{public}/widget.js").status_code == 200
+            assert client.get(f"{admin}/api/bots").status_code == 401  # bots, no token
+            assert client.get(f"{public}/api/bots").status_code == 404
+            assert client.get(f"{public}/api/bots/x/insights").status_code == 404
+            for base in (public, admin):  # auth on the public side, auth-admin here
+                assert client.get(f"{base}/.well-known/jwks.json").status_code == 200
+            # With the demo off, the public home page sends owners to the admin host.
+            home = client.get(f"{public}/", follow_redirects=False)
+            assert home.status_code == 302
+            assert home.headers["location"] == f"{admin}/dashboard"
+        services = up.wait_state()["services"]
+        assert services["auth-admin"]["requests"] >= 1
+        assert services["web-admin"]["requests"] >= 1
     finally:
         up.close()
