@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import ask, broker, coldstart, embedder, ingest, peer, quotas, recall
+from bench import ask, broker, coldstart, embedder, ingest, peer, quotas, recall, surfaces
 
 BENCHES = {
     "broker": broker.run,
@@ -29,6 +29,7 @@ BENCHES = {
     "recall": recall.run,
     "peer": peer.run,
     "coldstart": coldstart.run,
+    "surfaces": surfaces.run,
 }
 RESULTS = Path(__file__).with_name("results")
 
