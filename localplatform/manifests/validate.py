@@ -162,6 +162,8 @@ def validate(
     if senders and not problems:
         problems.extend(_unbound_senders(manifests, senders))
     if not problems:
+        problems.extend(_double_bound(manifests))
+    if not problems:
         from localplatform.manifests.budget import over_budget
 
         why = over_budget(manifests)
@@ -185,6 +187,27 @@ def _unbound_senders(
         return
     for svc, message in unbound_senders(topology, senders):
         yield Problem(Path(svc.manifest), "Service", svc.name, message)
+
+
+def _double_bound(manifests: Sequence[Manifest]) -> Iterator[Problem]:
+    """A Service selected by two SinkBindings would get two K_SINKs: which wins is not
+    defined, so it is refused (the runtime takes the first)."""
+    from localplatform.runtime.topology import TopologyError, build_topology
+
+    try:
+        topology = build_topology(manifests)
+    except TopologyError:
+        return
+    for svc in topology.services.values():
+        binding = [b.name for b in topology.sinkbindings if b.selects(svc)]
+        if len(binding) > 1:
+            yield Problem(
+                Path(svc.manifest),
+                "Service",
+                svc.name,
+                f"selected by {len(binding)} SinkBindings ({', '.join(binding)}): each "
+                "Service may have one K_SINK",
+            )
 
 
 # --------------------------------------------------------------------------- context

@@ -111,3 +111,20 @@ def test_a_broken_binding_is_refused(spec: str, expected: str) -> None:
     problems = validate(_binding(spec), crd_dir=crd_directory(), catalog=None)
     messages = [p.message for p in problems if p.kind == "SinkBinding"]
     assert any(expected in m for m in messages), messages
+
+
+def test_a_service_two_bindings_select_is_refused() -> None:
+    second = {
+        "apiVersion": "sources.knative.dev/v1",
+        "kind": "SinkBinding",
+        "metadata": {"name": "chat-twice"},
+        "spec": {
+            "subject": {"apiVersion": "serving.knative.dev/v1", "kind": "Service", "name": "chat"},
+            "sink": {"ref": {"apiVersion": "eventing.knative.dev/v1", "kind": "Broker",
+                             "name": "default"}},
+        },
+    }  # fmt: skip
+    manifests = [*load_manifests(BASE), Manifest(doc=second, source=Path("twice.yaml"), index=0)]
+    problems = validate(manifests, crd_dir=crd_directory(), catalog=None, senders=SENDERS)
+    assert [(p.kind, p.name) for p in problems] == [("Service", "chat")], problems
+    assert "selected by 2 SinkBindings (event-senders, chat-twice)" in problems[0].message
