@@ -110,8 +110,10 @@ async def run(quick: bool, work: Path) -> dict[str, Any]:
         async with aiohttp.ClientSession(connector=connector) as session:
             async with session.post(
                 f"{admin}/api/auth/signup",
-                json={"email": f"bench-{uuid.uuid4().hex[:8]}@example.com",
-                      "password": "a long bench password 1"},
+                json={
+                    "email": f"bench-{uuid.uuid4().hex[:8]}@example.com",
+                    "password": "a long bench password 1",
+                },
             ) as response:
                 token = (await response.json())["access_token"]
             headers = {"Authorization": f"Bearer {token}"}
