@@ -4,7 +4,7 @@ Triggers and PingSources deliver to) and the broker ingress, all on one server."
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 
 import aiohttp
 import yarl
@@ -82,33 +82,8 @@ class Activator:
                 svc.touch()
 
         try:
-            # Content-Length is kept: the body streams through unchanged, so it stays true,
-            # and functions may insist on it (uploads).
-            headers = [
-                (k, v)
-                for k, v in request.headers.items()
-                if (k.lower() not in HOP_BY_HOP or k.lower() == "content-length")
-                and k.lower() not in FORWARDING
-            ]
-            client_host = request.client.host if request.client else "127.0.0.1"
-            headers.append(("x-forwarded-for", client_host))
-            headers.append(("x-forwarded-proto", request.url.scheme))
-            has_body = "content-length" in request.headers or "transfer-encoding" in (
-                request.headers
-            )
-            # The path as the client sent it (still percent-encoded): decoding it here
-            # would turn %2F into a separator the function never saw.
-            raw_path = request.scope.get("raw_path") or request.url.path.encode()
-            target = svc.url + raw_path.decode("latin-1")
-            if request.url.query:
-                target += "?" + request.url.query
-            response = await self.session.request(
-                request.method,
-                yarl.URL(target, encoded=True),
-                headers=headers,
-                data=request.stream() if has_body else None,
-                allow_redirects=False,
-                timeout=aiohttp.ClientTimeout(total=float(svc.spec.timeout_seconds), connect=5.0),
+            return await relay(
+                self.session, svc.url, request, svc.spec.name, svc.spec.timeout_seconds, release
             )
         except (aiohttp.ClientError, TimeoutError) as exc:
             release()
@@ -118,34 +93,73 @@ class Activator:
             release()
             raise
 
-        async def body() -> AsyncIterator[bytes]:
-            # The slot is given back however the stream ends: done, upstream failure or
-            # timeout mid-body, or the client going away (the generator is closed).
-            try:
-                async for piece in response.content.iter_any():
-                    yield piece
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                # Headers are out already: all that is left is to end the body early.
-                log.warning(
-                    "upstream failed mid-response",
-                    extra={"service": svc.spec.name, "reason": repr(exc)},
-                )
-            finally:
-                response.release()
-                release()
 
-        out_headers = [
-            (k, v)
-            for k, v in response.headers.items()
-            if k.lower() not in HOP_BY_HOP or k.lower() == "content-length"
-        ]
-        streaming = StreamingResponse(
-            body(), status_code=response.status, background=BackgroundTask(release)
-        )
-        streaming.raw_headers = [
-            (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in out_headers
-        ]
-        return streaming
+async def relay(
+    session: aiohttp.ClientSession,
+    base: str,
+    request: Request,
+    service: str,
+    timeout: float,
+    release: Callable[[], None],
+) -> Response:
+    """Send ``request`` to ``base`` (a Service's process) as the edge does: forwarding
+    headers ours, hop-by-hop ones dropped, the body streamed both ways; ``release``
+    runs once when the response is done, however it ends. aiohttp's errors before the
+    response headers are the caller's to answer."""
+    # Content-Length is kept: the body streams through unchanged, so it stays true,
+    # and functions may insist on it (uploads).
+    headers = [
+        (k, v)
+        for k, v in request.headers.items()
+        if (k.lower() not in HOP_BY_HOP or k.lower() == "content-length")
+        and k.lower() not in FORWARDING
+    ]
+    client_host = request.client.host if request.client else "127.0.0.1"
+    headers.append(("x-forwarded-for", client_host))
+    headers.append(("x-forwarded-proto", request.url.scheme))
+    has_body = "content-length" in request.headers or "transfer-encoding" in request.headers
+    # The path as the client sent it (still percent-encoded): decoding it here would
+    # turn %2F into a separator the function never saw.
+    raw_path = request.scope.get("raw_path") or request.url.path.encode()
+    target = base + raw_path.decode("latin-1")
+    if request.url.query:
+        target += "?" + request.url.query
+    response = await session.request(
+        request.method,
+        yarl.URL(target, encoded=True),
+        headers=headers,
+        data=request.stream() if has_body else None,
+        allow_redirects=False,
+        timeout=aiohttp.ClientTimeout(total=float(timeout), connect=5.0),
+    )
+
+    async def body() -> AsyncIterator[bytes]:
+        # The slot is given back however the stream ends: done, upstream failure or
+        # timeout mid-body, or the client going away (the generator is closed).
+        try:
+            async for piece in response.content.iter_any():
+                yield piece
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            # Headers are out already: all that is left is to end the body early.
+            log.warning(
+                "upstream failed mid-response", extra={"service": service, "reason": repr(exc)}
+            )
+        finally:
+            response.release()
+            release()
+
+    out_headers = [
+        (k, v)
+        for k, v in response.headers.items()
+        if k.lower() not in HOP_BY_HOP or k.lower() == "content-length"
+    ]
+    streaming = StreamingResponse(
+        body(), status_code=response.status, background=BackgroundTask(release)
+    )
+    streaming.raw_headers = [
+        (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in out_headers
+    ]
+    return streaming
 
 
 class Front:

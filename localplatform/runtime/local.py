@@ -273,8 +273,9 @@ class LocalRuntime:
         topo = self.topology
         ns = topo.namespace
         public = _bind(self.settings.protostar_host, self.settings.protostar_port)
-        admin_port = self.settings.protostar_admin_port
-        admin = _bind(self.settings.protostar_host, admin_port) if admin_port else None
+        # The admin port has an ingress process of its own (runtime.edge), as a cluster's
+        # Gateway listener is apart from the functions.
+        admin = self.settings.protostar_admin_port
         broker_sock = _bind("127.0.0.1", 0)
         broker_port = broker_sock.getsockname()[1]
         broker_url = f"http://127.0.0.1:{broker_port}/{ns}/{next(iter(topo.brokers), 'default')}"
@@ -285,7 +286,7 @@ class LocalRuntime:
             )
             for name, spec in topo.services.items()
         }
-        sockets = [public, broker_sock, *([admin] if admin else [])]
+        sockets = [public, broker_sock]
         for svc in services.values():
             sock = _bind("127.0.0.1", 0)
             svc.activator_port = sock.getsockname()[1]
@@ -351,7 +352,7 @@ class LocalRuntime:
             public_port=public.getsockname()[1],
             broker_port=broker_port,
             broker_app=broker.asgi(),
-            admin_port=admin.getsockname()[1] if admin else None,
+            admin_port=admin,
         )
         server = _Server(
             uvicorn.Config(
@@ -373,10 +374,13 @@ class LocalRuntime:
             postgres_port=self.postgres.port if self.postgres else None,
             redis_port=self.redis.port if self.redis else None,
         )
+        edge = None
         try:
             await asyncio.gather(
                 *(svc.ensure_running() for svc in services.values() if not svc.scale_to_zero)
             )
+            if admin:
+                edge = await self._start_edge(topo, services, admin, logdir)
             tasks += [asyncio.create_task(svc.supervise()) for svc in services.values()]
             tasks += [
                 asyncio.create_task(run_pingsource(p, address, client, ping_stats[p.name]))
@@ -436,6 +440,8 @@ class LocalRuntime:
             await asyncio.gather(*tasks[1:], return_exceptions=True)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(tasks[0], 10)
+            if edge is not None:
+                await asyncio.to_thread(procs.stop, edge, signal.SIGTERM, 10.0)
             await broker.stop()
             await asyncio.gather(
                 *(svc.stop("runtime stopping") for svc in services.values()), return_exceptions=True
@@ -445,6 +451,38 @@ class LocalRuntime:
             await client.aclose()
             await activator.close()
             (self.data / "runtime.json").unlink(missing_ok=True)
+
+    async def _start_edge(
+        self, topo: Topology, services: dict[str, Any], port: int, logdir: Path
+    ) -> Any:
+        """The admin port's ingress process (runtime.edge), accepting before we go on."""
+        from localplatform.runtime.edge import config
+
+        routes = [r for r in topo.routes if r.listener == "admin"]
+        path = self.data / "edge.json"
+        path.write_text(json.dumps(config(routes, services, self.settings.protostar_host, port)))
+        log_file = open(logdir / "edge.log", "ab")  # noqa: SIM115, ASYNC230 - the child's
+        proc = procs.spawn(
+            [sys.executable, "-m", "localplatform.runtime.edge", str(path)],
+            env=pods.image_env(ROOT),
+            cwd=ROOT,
+            log=log_file,
+        )
+        log_file.close()
+        wildcard = ("0.0.0.0", "::", "")  # noqa: S104 - what the host may be set to
+        host = (
+            "127.0.0.1"
+            if self.settings.protostar_host in wildcard
+            else self.settings.protostar_host
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise ProtostarError(f"the admin ingress exited; see {logdir / 'edge.log'}")
+            if procs.port_in_use(port, host):
+                return proc
+            await asyncio.sleep(0.05)
+        raise ProtostarError("the admin ingress did not start in 30 s")
 
     async def _demo(self) -> None:
         """First start: the demo owner, bot and corpus, through the public API."""
