@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from localplatform.runtime.ingress import relay
+from localplatform.runtime.ingress import proxy_session, relay
 from localplatform.runtime.topology import Route
 
 log = logging.getLogger("protostar.edge")
@@ -50,11 +50,7 @@ class Edge:
     @property
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=0),
-                skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
-                auto_decompress=False,
-            )
+            self._session = proxy_session()
         return self._session
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

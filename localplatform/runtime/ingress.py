@@ -38,6 +38,15 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
 
 
+def proxy_session() -> aiohttp.ClientSession:
+    """A client for relaying: no pool limit, no headers of its own, bodies as they are."""
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=0),
+        skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
+        auto_decompress=False,
+    )
+
+
 class Activator:
     """Forwards a request to a Service's process, starting it first if needed.
 
@@ -51,11 +60,7 @@ class Activator:
     @property
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=0),
-                skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
-                auto_decompress=False,
-            )
+            self._session = proxy_session()
         return self._session
 
     async def close(self) -> None:
