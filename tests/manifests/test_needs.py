@@ -117,8 +117,13 @@ def test_secrets_are_referenced_by_key_and_only_where_their_purpose_allows() -> 
 def test_the_settings_no_manifest_gives_are_not_needed_anywhere() -> None:
     """The ConfigMap carries every non-secret setting a function needs."""
     config = TOPOLOGY.configmaps["protostar-config"]
-    for key in ("PUBLIC_URL", "EMBEDDER_URL", "SECRETS_DIR", "AUDIT_DIR"):
+    for key in ("PUBLIC_URL", "ADMIN_URL", "EMBEDDER_URL", "SECRETS_DIR", "AUDIT_DIR"):
         assert key in config
+    # The dashboard's host is the admin route's host: reset links and redirects go there.
+    admin_route = next(
+        m.doc for m in load_manifests(BASE) if m.kind == "HTTPRoute" and m.name == "admin"
+    )
+    assert config["ADMIN_URL"] == "https://" + admin_route["spec"]["hostnames"][0]
     assert config["EMBEDDER_URL"] == "http://embedder.protostar.svc.cluster.local"
     assert config["PROTOSTAR_ENV"] == "production"
 

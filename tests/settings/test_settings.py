@@ -109,3 +109,14 @@ def test_every_setting_is_documented_in_the_readme() -> None:
     readme = (ROOT / "README.md").read_text()
     missing = [name.upper() for name in Settings.model_fields if f"`{name.upper()}`" not in readme]
     assert missing == []
+
+
+def test_the_dashboards_url_is_admin_url_then_the_admin_port_then_the_public_url() -> None:
+    assert load_settings(protostar_port=9000).admin_base_url == "http://127.0.0.1:9000"
+    split = load_settings(protostar_port=9000, protostar_admin_port=9001)
+    assert split.admin_base_url == "http://127.0.0.1:9001"
+    assert split.public_base_url == "http://127.0.0.1:9000"
+    given = load_settings(protostar_admin_port=9001, admin_url="https://admin.example.com/")
+    assert given.admin_base_url == "https://admin.example.com"
+    with pytest.raises(SettingsError, match="ADMIN_URL"):
+        load_settings(admin_url="ftp://admin.example.com")
