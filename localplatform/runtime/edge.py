@@ -23,11 +23,12 @@ from typing import Any
 
 import aiohttp
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from localplatform.runtime.ingress import proxy_session, relay
 from localplatform.runtime.topology import Route
+from shared.http import error_response
 
 log = logging.getLogger("protostar.edge")
 
@@ -59,9 +60,8 @@ class Edge:
         request = Request(scope, receive)
         route = next((r for r in self.routes if r.matches(request.url.path)), None)
         if route is None:
-            response: Response = JSONResponse(
-                {"error": {"code": "not_found", "message": f"no route for {request.url.path}"}},
-                status_code=404,
+            response: Response = error_response(
+                404, "not_found", f"no route for {request.url.path}"
             )
         else:
             response = await self.forward(self.upstreams[route.service], request)
@@ -88,10 +88,7 @@ class Edge:
         except (aiohttp.ClientError, TimeoutError) as exc:
             release()
             log.warning("upstream failed", extra={"service": up.name, "reason": str(exc)})
-            return JSONResponse(
-                {"error": {"code": "bad_gateway", "message": f"service {up.name} did not answer"}},
-                status_code=502,
-            )
+            return error_response(502, "bad_gateway", f"service {up.name} did not answer")
         except BaseException:
             release()
             raise

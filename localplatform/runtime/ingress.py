@@ -10,12 +10,13 @@ import aiohttp
 import yarl
 from starlette.background import BackgroundTask
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from localplatform.runtime.services import ServiceProcess
 from localplatform.runtime.topology import Topology
 from shared.errors import ServiceUnavailable
+from shared.http import error_response
 
 log = logging.getLogger("protostar.runtime")
 
@@ -32,10 +33,6 @@ HOP_BY_HOP = {
     "upgrade",
     "content-length",
 }
-
-
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
 
 
 def proxy_session() -> aiohttp.ClientSession:
@@ -72,7 +69,7 @@ class Activator:
         try:
             await svc.ensure_running()
         except ServiceUnavailable as exc:
-            return _error(503, "unavailable", exc.message)
+            return error_response(503, "unavailable", exc.message)
         await svc.limit.acquire()
         svc.in_flight += 1
         svc.requests += 1
@@ -93,7 +90,7 @@ class Activator:
         except (aiohttp.ClientError, TimeoutError) as exc:
             release()
             log.warning("upstream failed", extra={"service": svc.spec.name, "reason": str(exc)})
-            return _error(502, "bad_gateway", f"service {svc.spec.name} did not answer")
+            return error_response(502, "bad_gateway", f"service {svc.spec.name} did not answer")
         except BaseException:
             release()
             raise
@@ -185,11 +182,9 @@ class Front:
         self.services = services
         self.activator = activator
         self.public_port = public_port
-        # With an admin port, each port serves its own listener's routes; without, the
-        # public port serves both (public first).
-        self.listeners = (
-            {public_port: "public", admin_port: "admin"} if admin_port else {public_port: None}
-        )
+        # With an admin port (served by runtime.edge) this port serves the public
+        # listener's routes alone; without, both (public first).
+        self.listener = "public" if admin_port else None
         self.broker_port = broker_port
         self.broker_app = broker_app
         self.by_port = {svc.activator_port: svc for svc in services.values()}
@@ -211,9 +206,9 @@ class Front:
         request = Request(scope, receive)
         svc = self.by_port.get(port)
         if svc is None:
-            route = self.topology.route(request.url.path, self.listeners.get(port))
+            route = self.topology.route(request.url.path, self.listener)
             if route is None:
-                await _error(404, "not_found", f"no route for {request.url.path}")(
+                await error_response(404, "not_found", f"no route for {request.url.path}")(
                     scope, receive, send
                 )
                 return
