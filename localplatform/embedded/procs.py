@@ -38,6 +38,7 @@ def spawn(
     log: IO[Any] | int | None = None,
     user: str | None = None,
     death_signal: int = signal.SIGTERM,
+    pass_fds: Sequence[int] = (),
 ) -> subprocess.Popen[bytes]:
     """Start ``argv`` in its own session, killed by ``death_signal`` when we die.
 
@@ -58,6 +59,7 @@ def spawn(
         stderr=subprocess.STDOUT if log is not None else None,
         start_new_session=True,
         preexec_fn=_die_with_parent(death_signal),
+        pass_fds=tuple(pass_fds),
         **kwargs,
     )
 
@@ -72,6 +74,20 @@ def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: floa
         except subprocess.TimeoutExpired:
             proc.kill()
     return proc.wait()
+
+
+def listening_socket(host: str = "127.0.0.1", backlog: int = 1024) -> socket.socket:
+    """A TCP socket bound to a fresh port and listening, inheritable by children.
+
+    Holding the socket is what owns the port: ``free_port()`` only names a port that was
+    free a moment ago, and anything may bind it before the intended process does.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, 0))
+    sock.listen(backlog)
+    sock.set_inheritable(True)
+    return sock
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -447,7 +447,7 @@ class LocalRuntime:
                 *(svc.stop("runtime stopping") for svc in services.values()), return_exceptions=True
             )
             for svc in services.values():
-                svc.close_log()
+                svc.close()
             await client.aclose()
             await activator.close()
             (self.data / "runtime.json").unlink(missing_ok=True)

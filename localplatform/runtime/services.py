@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -38,7 +39,12 @@ class ServiceProcess:
         self.base_env = dict(env)
         self.logdir = logdir
         self.scale_to_zero = scale_to_zero and spec.min_scale == 0
-        self.port = procs.free_port()  # where the process listens
+        # The runtime binds the Service's socket and holds it for the Service's life; each
+        # process it starts serves that socket (serve --fd). A port merely found free
+        # (procs.free_port) could be bound by another Service's process first, and then
+        # that process would answer this Service's requests.
+        self._socket = procs.listening_socket()
+        self.port: int = self._socket.getsockname()[1]  # where the process listens
         self.activator_port = 0  # where others reach it (set by the runtime)
         self.proc: subprocess.Popen[bytes] | None = None
         self.ready = asyncio.Event()
@@ -117,12 +123,40 @@ class ServiceProcess:
             self.spec.signature_type,
             "--port",
             str(self.port),
+            "--fd",
+            str(self._socket.fileno()),
         ]
         started = time.perf_counter()
-        self.proc = procs.spawn(argv, env=self._env(), cwd=self.root, log=self._log)
-        proc = self.proc
+        ready_r, ready_w = os.pipe()
+        try:
+            argv += ["--ready-fd", str(ready_w)]
+            self.proc = procs.spawn(
+                argv,
+                env=self._env(),
+                cwd=self.root,
+                log=self._log,
+                pass_fds=(self._socket.fileno(), ready_w),
+            )
+        finally:
+            os.close(ready_w)
+        os.set_blocking(ready_r, False)
+        try:
+            await self._wait_ready(self.proc, ready_r, started)
+        finally:
+            os.close(ready_r)
+
+    async def _wait_ready(self, proc: subprocess.Popen[bytes], ready: int, started: float) -> None:
+        """Wait for the process's byte on ``ready`` (it imported the function and serves).
+
+        The socket is the runtime's and listens already, so a connection succeeding
+        would say nothing about the process.
+        """
         while proc.poll() is None:
-            if await _accepts(self.port):
+            try:
+                signalled = os.read(ready, 1) == b"r"
+            except BlockingIOError:
+                signalled = False
+            if signalled:
                 elapsed = (time.perf_counter() - started) * 1000
                 self.cold_starts.append(elapsed)
                 self.ready.set()
@@ -181,7 +215,9 @@ class ServiceProcess:
             ):
                 await self.stop(reason=f"idle {idle:.0f}s (scale to zero)")
 
-    def close_log(self) -> None:
+    def close(self) -> None:
+        """Release the socket and the log (the process is stopped already)."""
+        self._socket.close()
         if self._log is not None:
             self._log.close()
             self._log = None
@@ -200,17 +236,6 @@ class ServiceProcess:
             "last_cold_start_ms": round(self.cold_starts[-1], 1) if self.cold_starts else None,
             "rss_mb": round(rss / 2**20, 1) if rss else None,
         }
-
-
-async def _accepts(port: int) -> bool:
-    try:
-        _, writer = await asyncio.open_connection("127.0.0.1", port)
-    except OSError:
-        return False
-    writer.close()
-    with contextlib.suppress(OSError):
-        await writer.wait_closed()
-    return True
 
 
 def _rss(pid: int) -> int:
