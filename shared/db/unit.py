@@ -25,7 +25,12 @@ if TYPE_CHECKING:  # the events package (and httpx) load only where events are w
     from shared.events.cloudevent import CloudEvent
 
 # The row-level-security context the policies read (migrations), by role in a request.
-CONTEXT = {"user": "app.user_id", "asker": "app.asker", "bot": "app.bot_id"}
+CONTEXT = {
+    "user": "app.user_id",
+    "asker": "app.asker",
+    "bot": "app.bot_id",
+    "talent": "app.talent",
+}
 
 
 async def scope(
@@ -34,11 +39,15 @@ async def scope(
     user: str | None = None,
     asker: str | None = None,
     bot: str | None = None,
+    talent: bool = False,
     settings: dict[str, str] | None = None,
 ) -> None:
     """Set the RLS context and other transaction-local settings (``lock_timeout``,
-    ``hnsw.ef_search``) in one statement; must run inside a transaction."""
+    ``hnsw.ef_search``) in one statement; must run inside a transaction. ``talent``
+    reads every discoverable bot's chunks and documents (talent search, migration 0011)."""
     pairs = [(CONTEXT[k], v) for k, v in (("user", user), ("asker", asker), ("bot", bot)) if v]
+    if talent:
+        pairs.append((CONTEXT["talent"], "on"))
     pairs += list((settings or {}).items())
     if not pairs:
         return
@@ -79,11 +88,12 @@ async def unit_of_work(
     user: str | None = None,
     asker: str | None = None,
     bot: str | None = None,
+    talent: bool = False,
 ) -> AsyncIterator[UnitOfWork]:
     """A transaction scoped to ``user``/``asker``/``bot``; its events go to ``sink``
     (the broker ingress, K_SINK) once it has committed, never when it rolls back."""
     async with pool.connection() as conn, conn.transaction():
-        await scope(conn, user=user, asker=asker, bot=bot)
+        await scope(conn, user=user, asker=asker, bot=bot, talent=talent)
         unit = UnitOfWork(conn)
         yield unit
     unit.committed = True

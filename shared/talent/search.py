@@ -1,0 +1,574 @@
+"""Evidence per criterion across every discoverable person, and the ranking.
+
+One read-only transaction with ``app.talent`` on: row-level security (migration 0011)
+lets it read the chunks and documents of discoverable bots and nothing else, so a bot
+whose owner turned discoverable off is not in any statement's reach.
+
+Per criterion, two legs in SQL over all those chunks:
+
+- lexical: the chunks holding any of the criterion's index terms, with the terms they
+  hold (one statement for all criteria); a concept (one thing asked for, every way of
+  writing it) is in a chunk when all terms of one of its phrases are; per person its
+  count saturates (``tf / (tf + k1)``) and weighs by its inverse document frequency
+  over people, so "developer" weighs little and "Hibernate" much;
+- vector: the nearest chunks to the criterion's English text (HNSW, iterative scan),
+  one LATERAL statement for all criteria; per person the best cosine, scaled between
+  the embedding space's "unrelated" and "same thing" similarities.
+
+A person's strength on a criterion mixes both legs; ``met``/``partial``/``missing`` are
+bands of it. Years of experience are read from the person's own statements ("5 years
+of experience", "Experience - 24 months", "2014 - 2019", "경력 3년").
+
+Scoring: must criteria multiply (a missing one shrinks the score, never to zero:
+evidence can hide), nice-to-have criteria boost with a cap, exclude criteria veto the
+chunks that match them (they are no evidence for anything else), not the person. A
+criterion that most people meet is "too wide" and weighs half. A person is matched
+when every enabled must criterion is at least partial (years that the documents do not
+state do not count against anyone). Ties break by slug: the same query over the same
+data ranks the same.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from psycopg import AsyncConnection, sql
+from psycopg_pool import AsyncConnectionPool
+
+from shared.chat.retrieval import vector_literal
+from shared.db.unit import scope
+from shared.embeddings import EmbeddingProvider
+from shared.talent.criteria import Criterion
+
+Verdict = Literal["met", "partial", "missing"]
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    lexical_weight: float = 0.75  # the rest is the vector leg's
+    k1: float = 1.2  # saturation of a concept's count in a person's documents
+    met: float = 0.45  # strength bands
+    partial: float = 0.2
+    floor: float = 0.15  # what a missing must criterion still leaves of the score
+    nice_weight: float = 0.25
+    nice_cap: float = 0.5
+    too_wide_share: float = 0.6  # met by more than this share of people: too wide
+    too_wide_min_people: int = 10
+    vector_k: int = 300  # nearest chunks per criterion
+    ef_search: int = 200
+    evidence_per_criterion: int = 2
+    snippet_chars: int = 220
+
+
+# Cosine similarity of "unrelated" and "the same thing" per embedding space: the vector
+# leg's strength is the similarity scaled between them.
+SIMILARITY_BANDS: dict[str, tuple[float, float]] = {
+    "local:all-MiniLM-L6-v2": (0.2, 0.6),
+    "gemini:gemini-embedding-001@768": (0.45, 0.8),
+}
+DEFAULT_BAND = (0.3, 0.7)
+
+
+@dataclass(frozen=True)
+class Person:
+    bot_id: str
+    slug: str
+    name: str
+    owner_id: str
+
+
+@dataclass(frozen=True)
+class Evidence:
+    document_id: str
+    title: str
+    snippet: str
+
+
+@dataclass(frozen=True)
+class Finding:
+    criterion: str
+    verdict: Verdict
+    strength: float
+    evidence: tuple[Evidence, ...] = ()
+
+
+@dataclass(frozen=True)
+class Match:
+    person: Person
+    score: float
+    headline: str
+    findings: tuple[Finding, ...]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    matches: list[Match]
+    people_searched: int
+    matched: int
+    too_wide: frozenset[str] = frozenset()
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class _Row:
+    chunk_id: int
+    bot_id: str
+    document_id: str
+    hits: Counter[str]
+
+
+_PEOPLE = """
+SELECT t.id::text, t.slug, t.name, t.owner_id::text
+FROM talent_bots() AS t
+WHERE EXISTS (SELECT 1 FROM chunks AS c WHERE c.bot_id = t.id)
+ORDER BY t.slug
+"""
+_LEXICAL = """
+SELECT c.id, c.bot_id::text, c.document_id::text,
+       ARRAY(SELECT u FROM unnest(c.terms) AS u WHERE u = ANY(%(terms)s::text[]))
+FROM chunks AS c
+WHERE c.terms && %(terms)s::text[]
+"""
+_PERSON_TEXTS = """
+SELECT c.id, c.text, d.title, c.bot_id::text, c.document_id::text
+FROM chunks AS c JOIN documents AS d ON d.id = c.document_id
+WHERE c.bot_id = ANY(%(bots)s::uuid[])
+ORDER BY c.bot_id, d.created_at, d.id, c.ordinal
+"""
+
+
+def _vector_query(model: str, dims: int) -> sql.Composed:
+    # The model is a literal so that the planner uses that space's partial HNSW index.
+    cast = sql.SQL("c.embedding::vector({})").format(sql.Literal(dims))
+    qvec = sql.SQL("q.vec::vector({})").format(sql.Literal(dims))
+    return sql.SQL(
+        "SELECT q.i, v.id, v.bot_id::text, v.sim FROM unnest(%(vecs)s::text[]) "
+        "WITH ORDINALITY AS q(vec, i) CROSS JOIN LATERAL ("
+        "SELECT c.id, c.bot_id, 1 - ({cast} <=> {qvec}) AS sim FROM chunks AS c "
+        "WHERE c.embedding_model = {model} ORDER BY {cast} <=> {qvec} LIMIT %(k)s) AS v"
+    ).format(cast=cast, qvec=qvec, model=sql.Literal(model))
+
+
+# --- years of experience ------------------------------------------------------------------
+_STATED = (
+    re.compile(
+        r"(\d{1,2}(?:\.\d{1,2})?)\s*\+?\s*(?:years?|yrs?)(?:\s*(?:and\s*)?\d{1,2}\s*months?)?"
+        r"\s*(?:of\s+)?(?:[A-Za-z/&-]+\s+){0,4}?(?:experience|exp\b|exprience)",
+        re.I,
+    ),
+    re.compile(
+        r"(?:experience|exprience)\s*(?:of|:|-|–)?\s*(?:about|around|over|nearly)?\s*"
+        r"(\d{1,2}(?:\.\d{1,2})?)\s*\+?\s*(?:years?|yrs?)",
+        re.I,
+    ),
+    re.compile(
+        r"(?:경력|근무)\s*(\d{1,2})\s*년|(\d{1,2})\s*년\s*(?:\d{1,2}\s*개월\s*)?(?:간\s*)?(?:의\s*)?(?:경력|근무|경험)"
+    ),
+)
+_MONTHS = re.compile(r"(?:experience|exprience)\s*-\s*(\d{1,3})\s*months", re.I)
+_RANGE = re.compile(
+    r"\b((?:19|20)\d\d)\s*(?:-|–|to|till|until|~)\s*((?:19|20)\d\d|present|current|till date|"
+    r"date|now|현재)",
+    re.I,
+)
+THIS_YEAR = 2026
+
+
+def stated_years(text: str) -> tuple[float, tuple[int, int]] | None:
+    """The most years of experience ``text`` states, and where."""
+    best: tuple[float, tuple[int, int]] | None = None
+
+    def consider(value: float, span: tuple[int, int]) -> None:
+        nonlocal best
+        if 0 < value <= 45 and (best is None or value > best[0]):
+            best = (value, span)
+
+    for pattern in _STATED:
+        for m in pattern.finditer(text):
+            number = next(g for g in m.groups() if g)
+            consider(float(number), m.span())
+    for m in _MONTHS.finditer(text):
+        consider(round(int(m.group(1)) / 12, 1), m.span())
+    spans = []
+    for m in _RANGE.finditer(text):
+        start = int(m.group(1))
+        end_text = m.group(2).lower()
+        end = int(end_text) if end_text.isdigit() else THIS_YEAR
+        if start <= end <= THIS_YEAR and end - start <= 45:
+            spans.append((start, end, m.span()))
+    if spans:
+        first = min(s for s, _, _ in spans)
+        last = max(e for _, e, _ in spans)
+        consider(float(last - first), spans[0][2])
+    return best
+
+
+# --- snippets -----------------------------------------------------------------------------
+def snippet(text: str, needles: Iterable[str], width: int) -> str:
+    """A window of ``text`` around the first of ``needles`` it contains (else its start),
+    cut at word boundaries."""
+    text = re.sub(r"\s+", " ", text).strip()
+    lowered = text.lower()
+    at = -1
+    for needle in needles:
+        if not needle:
+            continue
+        found = lowered.find(needle.lower())
+        if found >= 0 and (at < 0 or found < at):
+            at = found
+    if at < 0 or len(text) <= width:
+        start = 0
+    else:
+        start = max(0, at - width // 3)
+        space = text.rfind(" ", 0, start)
+        start = space + 1 if space >= 0 and start - space < 20 else start
+    piece = text[start : start + width]
+    if start + width < len(text):
+        cut = piece.rfind(" ")
+        piece = (piece[:cut] if cut > width // 2 else piece) + "…"
+    return ("…" if start > 0 else "") + piece
+
+
+class TalentSearch:
+    def __init__(
+        self,
+        pool: AsyncConnectionPool,
+        provider: EmbeddingProvider | None,
+        config: SearchConfig | None = None,
+    ) -> None:
+        self.pool = pool
+        self.provider = provider
+        self.config = config or SearchConfig()
+
+    async def run(self, criteria: Sequence[Criterion], limit: int) -> Outcome:
+        cfg = self.config
+        active = [c for c in criteria if c.enabled]
+        searchable = [c for c in active if c.concepts or c.search_text]
+        vector_for = [
+            c for c in searchable if c.search_text and c.type != "experience" and self.provider
+        ]
+        vectors: list[list[float]] = []
+        if vector_for and self.provider is not None:
+            vectors = await self.provider.embed([c.search_text or "" for c in vector_for],
+                                                task="query")  # fmt: skip
+        async with self.pool.connection() as conn, conn.transaction():
+            settings = {
+                "hnsw.iterative_scan": "relaxed_order",
+                "hnsw.ef_search": str(cfg.ef_search),
+            }
+            await scope(conn, talent=True, settings=settings if vectors else None)
+            await conn.execute("SET TRANSACTION READ ONLY")
+            people = {
+                r[0]: Person(r[0], r[1], r[2], r[3])
+                for r in await (await conn.execute(_PEOPLE)).fetchall()
+            }
+            rows = await self._lexical(conn, active)
+            sims = await self._vector(conn, vector_for, vectors)
+            ranked = _rank(cfg, active, people, rows, sims, self._band())
+            experience = [c for c in active if c.type == "experience" and c.min_years]
+            # Years are read from the leading candidates' own texts (the ranking before
+            # years, three times what is shown), then everyone is ranked again.
+            texts: dict[int, tuple[str, str, str, str]] = {}
+            await self._texts(conn, texts, [b for b, _ in ranked.order[: max(limit * 3, 60)]])
+            years = _years_by_person(texts)
+            final = ranked.rescore(experience, years)
+            shown = final[:limit]
+            await self._texts(conn, texts, [b for b, _ in shown if b not in years])
+        by_person: dict[str, list[int]] = defaultdict(list)
+        for cid, (_, _, bot, _) in texts.items():
+            by_person[bot].append(cid)
+        matches = []
+        for bot, score in shown:
+            findings = tuple(
+                self._finding(crit, bot, ranked, years.get(bot), texts) for crit in active
+            )
+            ids = by_person[bot]
+            headline = _headline(texts[ids[0]][0]) if ids else ""
+            matches.append(Match(people[bot], round(score, 6), headline, findings))
+        return Outcome(
+            matches,
+            people_searched=len(people),
+            matched=len(final),
+            too_wide=frozenset(ranked.too_wide),
+        )
+
+    def _band(self) -> tuple[float, float]:
+        if self.provider is None:
+            return DEFAULT_BAND
+        return SIMILARITY_BANDS.get(self.provider.name, DEFAULT_BAND)
+
+    async def _texts(
+        self, conn: AsyncConnection, into: dict[int, tuple[str, str, str, str]], bots: list[str]
+    ) -> None:
+        """The chunks (text, document title) of ``bots``, in reading order."""
+        if not bots:
+            return
+        cur = await conn.execute(_PERSON_TEXTS, {"bots": bots})
+        for cid, text, title, bot, doc in await cur.fetchall():
+            into[cid] = (text, title, bot, doc)
+
+    async def _lexical(self, conn: AsyncConnection, criteria: Sequence[Criterion]) -> list[_Row]:
+        all_terms = sorted({t for c in criteria for k in c.concepts for p in k.phrases for t in p})
+        if not all_terms:
+            return []
+        cur = await conn.execute(_LEXICAL, {"terms": all_terms})
+        return [_Row(r[0], r[1], r[2], Counter(r[3])) for r in await cur.fetchall()]
+
+    async def _vector(
+        self, conn: AsyncConnection, criteria: Sequence[Criterion], vectors: list[list[float]]
+    ) -> dict[str, dict[int, tuple[str, float]]]:
+        """criterion id -> chunk id -> (bot, cosine similarity)."""
+        out: dict[str, dict[int, tuple[str, float]]] = {c.id: {} for c in criteria}
+        if not vectors or self.provider is None:
+            return out
+        cur = await conn.execute(
+            _vector_query(self.provider.name, self.provider.dimensions),
+            {"vecs": [vector_literal(v) for v in vectors], "k": self.config.vector_k},
+        )
+        for i, cid, bot, sim in await cur.fetchall():
+            out[criteria[int(i) - 1].id][cid] = (bot, float(sim))
+        return out
+
+    def _finding(
+        self,
+        crit: Criterion,
+        bot: str,
+        ranked: _Ranking,
+        years: tuple[float, int, tuple[int, int]] | None,
+        texts: dict[int, tuple[str, str, str, str]],
+    ) -> Finding:
+        cfg = self.config
+        if crit.type == "experience":
+            if years is None:
+                return Finding(crit.id, "missing", 0.0)
+            value, cid, span = years
+            strength = _years_strength(value, crit.min_years or 0)
+            text, title, _, doc = texts[cid]
+            piece = snippet(
+                text[max(0, span[0] - 60) :], [text[span[0] : span[1]]], cfg.snippet_chars
+            )
+            return Finding(
+                crit.id, _verdict(cfg, strength), strength, (Evidence(doc, title, piece),)
+            )
+        strength = ranked.strength.get((crit.id, bot), 0.0)
+        evidence = []
+        for cid in ranked.best_chunks(crit.id, bot, cfg.evidence_per_criterion):
+            if cid not in texts:
+                continue
+            text, title, _, doc = texts[cid]
+            needles = [crit.text, *(k.label for k in crit.concepts)]
+            evidence.append(Evidence(doc, title, snippet(text, needles, cfg.snippet_chars)))
+        verdict = _verdict(cfg, strength)
+        if crit.kind == "exclude":
+            verdict = "met" if strength >= cfg.met else "missing"
+        return Finding(
+            crit.id, verdict, round(strength, 4), tuple(evidence if verdict != "missing" else ())
+        )
+
+
+def _verdict(cfg: SearchConfig, strength: float) -> Verdict:
+    if strength >= cfg.met:
+        return "met"
+    if strength >= cfg.partial:
+        return "partial"
+    return "missing"
+
+
+def _years_strength(value: float, wanted: float) -> float:
+    if wanted <= 0 or value >= wanted:
+        return 1.0
+    if value >= 0.7 * wanted:
+        return 0.3
+    return 0.05
+
+
+def _years_by_person(
+    texts: dict[int, tuple[str, str, str, str]],
+) -> dict[str, tuple[float, int, tuple[int, int]] | None]:
+    """person -> (the most years their chunks state, in which chunk, where), or None."""
+    best: dict[str, tuple[float, int, tuple[int, int]] | None] = {}
+    for cid in sorted(texts):
+        text, _, bot, _ = texts[cid]
+        found = stated_years(text)
+        known = best.get(bot)
+        if found and (known is None or found[0] > known[0]):
+            best[bot] = (found[0], cid, found[1])
+        else:
+            best.setdefault(bot, None)
+    return best
+
+
+def _headline(text: str) -> str:
+    line = re.sub(r"\s+", " ", text).strip()
+    return line[:117].rstrip() + "…" if len(line) > 120 else line
+
+
+@dataclass
+class _Ranking:
+    cfg: SearchConfig
+    criteria: list[Criterion]
+    strength: dict[tuple[str, str], float]  # (criterion, person) -> 0..1
+    chunk_score: dict[tuple[str, str], dict[int, float]]  # (criterion, person) -> chunk -> score
+    too_wide: set[str]
+    people: list[str]
+    order: list[tuple[str, float]]  # before years
+    dead: set[str] = field(default_factory=set)  # criteria nobody has evidence for
+
+    def best_chunks(self, crit: str, bot: str, n: int) -> list[int]:
+        scores = self.chunk_score.get((crit, bot), {})
+        return [cid for cid, s in sorted(scores.items(), key=lambda kv: (-kv[1], kv[0])) if s > 0][
+            :n
+        ]
+
+    def weight(self, c: Criterion) -> float:
+        """A criterion's say in the score: half when too wide or a bare keyword (the
+        parser's guess at what matters), none when nobody has any evidence for it."""
+        if c.id in self.dead:
+            return 0.0
+        w = 0.5 if c.id in self.too_wide else 1.0
+        return w * (0.5 if c.type == "keyword" else 1.0)
+
+    def score(
+        self, bot: str, years: dict[str, tuple[float, int, tuple[int, int]] | None]
+    ) -> tuple[float, bool]:
+        """The person's score, and whether they match: evidence (at least partial) for
+        one of the must criteria, or, with none, for one of the nice-to-haves."""
+        cfg = self.cfg
+        musts = [c for c in self.criteria if c.kind == "must"]
+        nices = [c for c in self.criteria if c.kind == "nice"]
+        product = 1.0
+        evidenced = False
+        for c in musts:
+            w = self.weight(c)
+            if c.type == "experience":
+                stated = years.get(bot)
+                if stated is None:
+                    continue  # not stated: no evidence either way
+                s = _years_strength(stated[0], c.min_years or 0)
+            else:
+                s = self.strength.get((c.id, bot), 0.0)
+                evidenced = evidenced or (w > 0 and s >= cfg.partial)
+            product *= (cfg.floor + (1 - cfg.floor) * s) ** w
+        boost = 0.0
+        for c in nices:
+            w = self.weight(c)
+            if c.type == "experience":
+                stated = years.get(bot)
+                s = _years_strength(stated[0], c.min_years or 0) if stated else 0.0
+            else:
+                s = self.strength.get((c.id, bot), 0.0)
+            boost += cfg.nice_weight * w * s
+        if not any(c.type != "experience" and self.weight(c) > 0 for c in musts):
+            return boost, boost >= cfg.nice_weight * cfg.partial * 0.5
+        return product * (1 + min(cfg.nice_cap, boost)), evidenced
+
+    def rescore(
+        self,
+        experience: list[Criterion],
+        years: dict[str, tuple[float, int, tuple[int, int]] | None],
+    ) -> list[tuple[str, float]]:
+        scored = []
+        for bot in self.people:
+            value, matched = self.score(bot, years)
+            if matched and value > 0:
+                scored.append((bot, value))
+        scored.sort(key=lambda bs: (-round(bs[1], 9), bs[0]))
+        return scored
+
+
+def _rank(
+    cfg: SearchConfig,
+    criteria: list[Criterion],
+    people: dict[str, Person],
+    rows: list[_Row],
+    sims: dict[str, dict[int, tuple[str, float]]],
+    band: tuple[float, float],
+) -> _Ranking:
+    n = max(len(people), 1)
+    rows = [r for r in rows if r.bot_id in people]
+
+    def concept_tf(row: _Row, phrases: Sequence[tuple[str, ...]]) -> int:
+        return max((min(row.hits.get(t, 0) for t in p) for p in phrases if p), default=0)
+
+    vetoed: set[int] = set()
+    for c in criteria:
+        if c.kind == "exclude":
+            for row in rows:
+                if all(concept_tf(row, k.phrases) > 0 for k in c.concepts):
+                    vetoed.add(row.chunk_id)
+
+    strength: dict[tuple[str, str], float] = {}
+    chunk_score: dict[tuple[str, str], dict[int, float]] = defaultdict(dict)
+    lo, hi = band
+    for c in criteria:
+        if c.type == "experience":
+            continue
+        usable = [r for r in rows if c.kind == "exclude" or r.chunk_id not in vetoed]
+        # per concept: person -> tf, and chunk -> tf
+        person_tf: list[dict[str, int]] = []
+        chunk_tf: list[dict[int, int]] = []
+        for k in c.concepts:
+            ptf: dict[str, int] = defaultdict(int)
+            ctf: dict[int, int] = {}
+            for row in usable:
+                tf = concept_tf(row, k.phrases)
+                if tf:
+                    ptf[row.bot_id] += tf
+                    ctf[row.chunk_id] = tf
+            person_tf.append(ptf)
+            chunk_tf.append(ctf)
+        idf = [math.log(1 + (n - len(p) + 0.5) / (len(p) + 0.5)) for p in person_tf]
+        total = sum(idf) or 1.0
+        row_of = {r.chunk_id: r for r in usable}
+        bots = set().union(*(p.keys() for p in person_tf)) if person_tf else set()
+        vec = sims.get(c.id, {})
+        vec_best: dict[str, tuple[float, int]] = {}
+        for cid, (bot, sim) in vec.items():
+            if bot not in people or (c.kind != "exclude" and cid in vetoed):
+                continue
+            scaled = min(1.0, max(0.0, (sim - lo) / (hi - lo)))
+            if bot not in vec_best or scaled > vec_best[bot][0]:
+                vec_best[bot] = (scaled, cid)
+            chunk_score[(c.id, bot)][cid] = (
+                chunk_score[(c.id, bot)].get(cid, 0.0) + (1 - cfg.lexical_weight) * scaled
+            )
+        for bot in bots | set(vec_best):
+            lex = (
+                sum(
+                    w * (p.get(bot, 0) / (p.get(bot, 0) + cfg.k1))
+                    for w, p in zip(idf, person_tf, strict=True)
+                )
+                / total
+                if c.concepts
+                else 0.0
+            )
+            v = vec_best.get(bot, (0.0, 0))[0]
+            s = cfg.lexical_weight * lex + (1 - cfg.lexical_weight) * v if c.concepts else v
+            strength[(c.id, bot)] = s
+        for i, ctf in enumerate(chunk_tf):
+            for cid, tf in ctf.items():
+                bot = row_of[cid].bot_id
+                add = cfg.lexical_weight * idf[i] / total * tf / (tf + cfg.k1)
+                chunk_score[(c.id, bot)][cid] = chunk_score[(c.id, bot)].get(cid, 0.0) + add
+    too_wide: set[str] = set()
+    if len(people) >= cfg.too_wide_min_people:
+        for c in criteria:
+            if c.type == "experience" or c.kind == "exclude":
+                continue
+            met = sum(1 for bot in people if strength.get((c.id, bot), 0.0) >= cfg.met)
+            if met > cfg.too_wide_share * len(people):
+                too_wide.add(c.id)
+    ranking = _Ranking(cfg, [c for c in criteria if c.kind != "exclude"], strength, chunk_score,
+                       too_wide, sorted(people), [])  # fmt: skip
+    ranking.dead = {
+        c.id
+        for c in criteria
+        if c.type != "experience" and not any(strength.get((c.id, b), 0.0) > 0 for b in people)
+    }
+    ranking.order = ranking.rescore([], {})
+    return ranking
