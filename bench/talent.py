@@ -191,13 +191,21 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     def mean(key: str, subset: list[dict[str, Any]]) -> float:
         return round(sum(r[key] for r in subset) / len(subset), 3) if subset else 0.0
 
-    groups = {"all": rows, **{lang: [r for r in rows if r["lang"] == lang] for lang in ("en", "ko")}}
+    groups = {
+        "all": rows,
+        **{lang: [r for r in rows if r["lang"] == lang] for lang in ("en", "ko")},
+    }
     return {
         "groups": {
-            name: {"queries": len(g), "P@10": mean("p10", g), "nDCG@10": mean("ndcg10", g),
-                   "best P@10": mean("best_p10", g), "ms p50": _pct([r["ms"] for r in g], 50)}
+            name: {
+                "queries": len(g),
+                "P@10": mean("p10", g),
+                "nDCG@10": mean("ndcg10", g),
+                "best P@10": mean("best_p10", g),
+                "ms p50": _pct([r["ms"] for r in g], 50),
+            }
             for name, g in groups.items()
-        },  # fmt: skip
+        },
         "queries": rows,
     }
 
@@ -220,8 +228,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     queries = load(SETS["holdout" if args.holdout else "tune"])
     config = {k: float(v) for k, v in (s.split("=", 1) for s in args.set)}
     report = asyncio.run(
-        evaluate(queries, keep=args.keep, show=set(filter(None, args.show.split(","))),
-                 config=config)  # fmt: skip
+        evaluate(
+            queries, keep=args.keep, show=set(filter(None, args.show.split(","))), config=config
+        )
     )
     if args.json:
         print(json.dumps(report, indent=2))
@@ -234,7 +243,9 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"{g['best P@10']:>9.3f} {g['ms p50']:>7.1f}")  # fmt: skip
     weak = [r for r in report["queries"] if r["p10"] < r["best_p10"] / 2]
     if weak:
-        print("weakest: " + ", ".join(f"{r['id']} {r['p10']:.1f}/{r['best_p10']:.1f}" for r in weak))
+        print(
+            "weakest: " + ", ".join(f"{r['id']} {r['p10']:.1f}/{r['best_p10']:.1f}" for r in weak)
+        )
     return 0
 
 

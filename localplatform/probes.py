@@ -33,6 +33,7 @@ PROBES: dict[str, tuple[str, str, int]] = {
     "notify": EVENT,
     "outbox-relay": EVENT,
     "quota-reset": EVENT,
+    "talent": ("GET", "/api/talent/searches", 401),
     "token-cleanup": EVENT,
     "users": ("GET", "/api/invites", 401),  # /api/users/me opens the pool before the token check
     "web": ("GET", "/widget.js", 200),

@@ -209,6 +209,12 @@ class Settings(BaseSettings):
     quota_bot_daily_budget: int = Field(
         1000, ge=0, le=10_000_000, description="Questions per bot per Seoul day, all askers"
     )
+    quota_talent_stargazer_daily: int = Field(
+        20, ge=0, le=100000, description="Talent searches per stargazer per Seoul day"
+    )
+    quota_talent_protostar_daily: int = Field(
+        200, ge=0, le=100000, description="Talent searches per protostar per Seoul day"
+    )
     guest_tokens_per_ip_hour: int = Field(30, ge=1, le=100000)
     invites_per_protostar: int = Field(5, ge=0, le=1000)
     invite_ttl_days: int = Field(14, ge=1, le=365)

@@ -52,8 +52,13 @@ Verdict = Literal["met", "partial", "missing"]
 class SearchConfig:
     lexical_weight: float = 0.75  # the rest is the vector leg's
     k1: float = 1.2  # saturation of a concept's count in a person's documents
-    met: float = 0.45  # strength bands
+    met: float = 0.45  # strength bands (years of experience)
     partial: float = 0.2
+    # verdict bands: the share of a criterion's concepts (by weight) a person's documents
+    # hold, or the scaled similarity of their closest passage
+    partial_coverage: float = 0.34
+    met_similarity: float = 0.85
+    partial_similarity: float = 0.5
     floor: float = 0.15  # what a missing must criterion still leaves of the score
     nice_weight: float = 0.25
     nice_cap: float = 0.5
@@ -356,6 +361,7 @@ class TalentSearch:
                 crit.id, _verdict(cfg, strength), strength, (Evidence(doc, title, piece),)
             )
         strength = ranked.strength.get((crit.id, bot), 0.0)
+        verdict = ranked.verdicts.get((crit.id, bot), "missing")
         evidence = []
         for cid in ranked.best_chunks(crit.id, bot, cfg.evidence_per_criterion):
             if cid not in texts:
@@ -363,12 +369,21 @@ class TalentSearch:
             text, title, _, doc = texts[cid]
             needles = [crit.text, *(k.label for k in crit.concepts)]
             evidence.append(Evidence(doc, title, snippet(text, needles, cfg.snippet_chars)))
-        verdict = _verdict(cfg, strength)
         if crit.kind == "exclude":
-            verdict = "met" if strength >= cfg.met else "missing"
+            verdict = "met" if verdict == "met" else "missing"
         return Finding(
             crit.id, verdict, round(strength, 4), tuple(evidence if verdict != "missing" else ())
         )
+
+
+def _band_verdict(cfg: SearchConfig, coverage: float, similarity: float) -> Verdict:
+    """Met: every concept of the criterion is in the person's documents, or a passage
+    says the same thing (scaled similarity); partial: some of it."""
+    if coverage >= 0.999 or similarity >= cfg.met_similarity:
+        return "met"
+    if coverage >= cfg.partial_coverage or similarity >= cfg.partial_similarity:
+        return "partial"
+    return "missing"
 
 
 def _verdict(cfg: SearchConfig, strength: float) -> Verdict:
@@ -418,6 +433,7 @@ class _Ranking:
     people: list[str]
     order: list[tuple[str, float]]  # before years
     dead: set[str] = field(default_factory=set)  # criteria nobody has evidence for
+    verdicts: dict[tuple[str, str], Verdict] = field(default_factory=dict)
 
     def best_chunks(self, crit: str, bot: str, n: int) -> list[int]:
         scores = self.chunk_score.get((crit, bot), {})
@@ -452,7 +468,8 @@ class _Ranking:
                 s = _years_strength(stated[0], c.min_years or 0)
             else:
                 s = self.strength.get((c.id, bot), 0.0)
-                evidenced = evidenced or (w > 0 and s >= cfg.partial)
+                met = self.verdicts.get((c.id, bot), "missing") != "missing"
+                evidenced = evidenced or (w > 0 and met)
             product *= (cfg.floor + (1 - cfg.floor) * s) ** w
         boost = 0.0
         for c in nices:
@@ -464,7 +481,10 @@ class _Ranking:
                 s = self.strength.get((c.id, bot), 0.0)
             boost += cfg.nice_weight * w * s
         if not any(c.type != "experience" and self.weight(c) > 0 for c in musts):
-            return boost, boost >= cfg.nice_weight * cfg.partial * 0.5
+            return boost, any(
+                self.weight(c) > 0 and self.verdicts.get((c.id, bot), "missing") != "missing"
+                for c in nices
+            )
         return product * (1 + min(cfg.nice_cap, boost)), evidenced
 
     def rescore(
@@ -503,6 +523,7 @@ def _rank(
                     vetoed.add(row.chunk_id)
 
     strength: dict[tuple[str, str], float] = {}
+    verdicts: dict[tuple[str, str], Verdict] = {}
     chunk_score: dict[tuple[str, str], dict[int, float]] = defaultdict(dict)
     lo, hi = band
     for c in criteria:
@@ -550,6 +571,8 @@ def _rank(
             v = vec_best.get(bot, (0.0, 0))[0]
             s = cfg.lexical_weight * lex + (1 - cfg.lexical_weight) * v if c.concepts else v
             strength[(c.id, bot)] = s
+            covered = sum(w for w, p in zip(idf, person_tf, strict=True) if p.get(bot, 0)) / total
+            verdicts[(c.id, bot)] = _band_verdict(cfg, covered if c.concepts else 0.0, v)
         for i, ctf in enumerate(chunk_tf):
             for cid, tf in ctf.items():
                 bot = row_of[cid].bot_id
@@ -560,11 +583,12 @@ def _rank(
         for c in criteria:
             if c.type == "experience" or c.kind == "exclude":
                 continue
-            met = sum(1 for bot in people if strength.get((c.id, bot), 0.0) >= cfg.met)
+            met = sum(1 for bot in people if verdicts.get((c.id, bot)) == "met")
             if met > cfg.too_wide_share * len(people):
                 too_wide.add(c.id)
     ranking = _Ranking(cfg, [c for c in criteria if c.kind != "exclude"], strength, chunk_score,
                        too_wide, sorted(people), [])  # fmt: skip
+    ranking.verdicts = verdicts
     ranking.dead = {
         c.id
         for c in criteria

@@ -57,7 +57,9 @@ def test_heavy_and_development_packages_stay_out_of_the_images_that_do_not_need_
         ):
             assert never not in names, (function, never)
         assert ("torch" in names) == (function == "embedder"), function
-        assert ("kiwipiepy" in names) == (function in ("content", "embed", "chat")), function
+        assert ("kiwipiepy" in names) == (function in ("content", "embed", "chat", "talent")), (
+            function
+        )
         assert ("aiosmtplib" in names) == (function == "notify"), function
 
 

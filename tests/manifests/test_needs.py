@@ -22,7 +22,7 @@ HOLDERS = {
     "protostar-db-owner": {"Job/migrate"},
     "protostar-jwt-signing": {"Service/auth", "Service/auth-admin", "Service/users"},
     "protostar-notify": {"Service/notify"},
-    "protostar-llm": {"Service/chat", "Service/embed"},
+    "protostar-llm": {"Service/chat", "Service/embed", "Service/talent"},
 }
 
 
