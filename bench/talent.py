@@ -170,21 +170,31 @@ async def evaluate(
                     "matched": outcome.matched, "ms": elapsed,
                 })  # fmt: skip
                 if q.id in show or "all" in show:
-                    print(f"\n{q.id} [{q.lang}] {q.text}  relevant={sorted(q.relevant)}")
-                    for c in criteria:
-                        wide = " (too wide)" if c.id in outcome.too_wide else ""
-                        print(f"  {c.id} {c.kind:7} {c.type:10} {c.text!r} -> "
-                              f"{c.search_text!r}{wide}")  # fmt: skip
-                    for m in outcome.matches:
-                        verdicts = " ".join(f"{f.criterion}:{f.verdict[0]}" for f in m.findings)
-                        mark = "+" if category[m.person.slug] in q.relevant else " "
-                        print(f"  {mark} {m.score:.3f} {m.person.slug} "
-                              f"{category[m.person.slug]:24} {verdicts}")  # fmt: skip
+                    await _explain(search, q, criteria, category, outcome)
     finally:
         server.stop()
         if tmp is not None:
             tmp.cleanup()
     return summarize(rows)
+
+
+async def _explain(
+    search: Any, q: Query, criteria: list[Any], category: dict[str, str], outcome: Any
+) -> None:
+    """One query's criteria, its top 10, and where the relevant people ranked."""
+    mark = {"met": "+", "partial": "~", "missing": "-"}
+    print(f"\n{q.id} [{q.lang}] {q.text}  relevant={sorted(q.relevant)}")
+    for c in criteria:
+        wide = " (too wide)" if c.id in outcome.too_wide else ""
+        print(f"  {c.id} {c.kind:7} {c.type:10} {c.text!r} -> {c.search_text!r}{wide}")
+    everyone = await search.run(criteria, 200)
+    for rank, m in enumerate(everyone.matches, start=1):
+        relevant = category[m.person.slug] in q.relevant
+        if rank > 10 and not relevant:
+            continue
+        found = " ".join(f"{f.criterion}{mark[f.verdict]}{f.strength:.2f}" for f in m.findings)
+        print(f"  {'*' if relevant else ' '} {rank:3} {m.score:.3f} {m.person.slug} "
+              f"{category[m.person.slug]:22} {found}")  # fmt: skip
 
 
 def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:

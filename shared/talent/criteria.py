@@ -228,6 +228,102 @@ _EN_BOILERPLATE = frozenset(
         "should",
         "project",
         "projects",
+        "take",
+        "taken",
+        "took",
+        "run",
+        "runs",
+        "ran",
+        "running",
+        "write",
+        "writes",
+        "wrote",
+        "track",
+        "tracks",
+        "tracking",
+        "do",
+        "does",
+        "done",
+        "make",
+        "makes",
+        "made",
+        "build",
+        "builds",
+        "built",
+        "handle",
+        "handles",
+        "handled",
+        "own",
+        "owns",
+        "owned",
+        "drive",
+        "drives",
+        "deliver",
+        "delivers",
+        "delivered",
+        "support",
+        "supports",
+        "get",
+        "got",
+        "gets",
+        "know",
+        "knows",
+        "worked",
+        "works",
+        "shipped",
+        "ship",
+        "put",
+        "puts",
+        "end",
+        "side",
+        "type",
+        "kind",
+        "sort",
+        "lot",
+        "lots",
+        "thing",
+        "things",
+        "new",
+        "various",
+        "hands-on",
+        "understand",
+        "understands",
+        "manage",
+        "manages",
+        "managed",
+        "lead",
+        "leads",
+        "led",
+        "design",
+        "designs",
+        "designed",
+        "develop",
+        "develops",
+        "developed",
+        "create",
+        "creates",
+        "created",
+        "maintain",
+        "maintains",
+        "maintained",
+        "prepare",
+        "prepares",
+        "prepared",
+        "plus",
+        "bonus",
+        "etc",
+        "like",
+        "such",
+        "including",
+        "include",
+        "includes",
+        "ideally",
+        "preferably",
+        "especially",
+        "mostly",
+        "mainly",
+        "least",
+        "also",
         "company",
         "companies",
         "environment",
@@ -310,6 +406,28 @@ _KO_BOILERPLATE = frozenset(
         "알",
         "잘",
         "많",
+        "팀",
+        "이끌",
+        "이끌어",
+        "해본",
+        "해",
+        "본",
+        "보신",
+        "경력자",
+        "운영",
+        "분들",
+        "하신",
+        "있는",
+        "알면",
+        "더",
+        "정도",
+        "위주",
+        "주로",
+        "함께",
+        "통해",
+        "대한",
+        "관한",
+        "대해",
         "경험자",
         "경력자",
         "운영",
@@ -332,7 +450,7 @@ _KO_BOILERPLATE = frozenset(
 )
 _CLAUSE_BREAK = re.compile(r"[,;!?\n]|\.(?:\s|$)|\bbut\b|\bwhile\b", re.I)
 _TRAILING_TAGS = ("J", "E", "VCP", "VCN", "XS")
-_TAIL_WORDS = ("자", "직", "직군", "분야", "계열", "경험", "경력", "쪽", "업무")
+_TAIL_WORDS = ("자", "직", "직군", "분야", "계열", "경험", "경력", "쪽", "업무", "팀", "부서", "쪽")
 
 
 @dataclass
@@ -558,7 +676,14 @@ def _leftovers(
 
 
 def key_stem(word: str) -> str:
-    return lexicon.key(word)
+    from shared.documents.lexical import latin_terms
+
+    stems = latin_terms(word)
+    return stems[0] if stems else word
+
+
+# "채용합니다", "모집 중": that the company hires, not recruiting as a skill
+_HIRING = re.compile(r"(?:채용|모집|구인)(?:합니다|해요|하고|하려|하는|중|예정|공고)")
 
 
 def _tokens(text: str) -> list[_Token]:
@@ -580,6 +705,9 @@ def _items(text: str) -> tuple[list[_Item], list[_Token], list[int]]:
         taken.update(range(s, e))
     for s, e, entry in _match_entities(text, toks, morphemes):
         if taken.intersection(range(s, e)):
+            continue
+        if e - s == 1 and _HIRING.fullmatch(toks[s].text):
+            taken.add(s)
             continue
         items.append(_Item(s, e, clauses[s], entry.type, entries=[entry]))  # type: ignore[arg-type]
         taken.update(range(s, e))

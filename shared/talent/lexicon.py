@@ -1,10 +1,10 @@
 """The talent lexicon (lexicon.tsv): roles, skills, domains, spoken languages and places
 as HR people write them in English and Korean, and how a query's words are found in it.
 
-A form is matched on the query's tokens: a Latin word by its stem (``developers`` is
-``developer``), ``C++``/``.NET``/``node.js`` as written (lower-cased), a Korean word as
-written, or as the start of a token whose rest is particles and endings (``개발자는``,
-``자바를``): Kiwi decides what the rest is. The longest form wins.
+A form is matched on the query's tokens: a Latin word lower-cased and singular
+(``developers`` is ``developer``), ``C++``/``.NET``/``node.js`` as written (lower-cased),
+a Korean word as written, or as the start of a token whose rest is particles and endings
+(``개발자는``, ``자바를``): Kiwi decides what the rest is. The longest form wins.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared.documents.lexical import latin_terms
 from shared.documents.sentences import has_hangul
 
 PATH = Path(__file__).with_name("lexicon.tsv")
@@ -35,13 +34,20 @@ class Entry:
 
 
 def key(token: str) -> str:
-    """How a query token and a form's token compare: a Latin word by its stem."""
+    """How a query token and a form's token compare: a Latin word lower-cased and in the
+    singular (``developers`` is ``developer``). Not its stem: Snowball makes "solid" of
+    Solidity and "govern" of governance, and a lexicon form must name one thing."""
     if has_hangul(token):
         return token
     lowered = token.lower()
-    if lowered.isalpha():
-        stems = latin_terms(lowered)
-        return stems[0] if stems else lowered
+    if not lowered.isalpha() or len(lowered) <= 3:
+        return lowered
+    if lowered.endswith("ies") and len(lowered) > 4:
+        return lowered[:-3] + "y"
+    if lowered.endswith(("sses", "ches", "shes", "xes")):
+        return lowered[:-2]
+    if lowered.endswith("s") and not lowered.endswith(("ss", "us", "is")):
+        return lowered[:-1]
     return lowered
 
 

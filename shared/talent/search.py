@@ -46,12 +46,18 @@ from shared.embeddings import EmbeddingProvider
 from shared.talent.criteria import Criterion
 
 Verdict = Literal["met", "partial", "missing"]
+QUERY = "query"  # the vector leg of the whole search
 
 
 @dataclass(frozen=True)
 class SearchConfig:
-    lexical_weight: float = 0.75  # the rest is the vector leg's
+    # Measured with `task eval:talent` on the tuning set (never the held-out one).
+    lexical_weight: float = 0.8  # the rest is the vector leg's
     k1: float = 1.2  # saturation of a concept's count in a person's documents
+    # A role saturates later: a Java developer writes "Java" ten times, a DevOps
+    # engineer who used it once writes it once.
+    role_k1: float = 4.0
+    b: float = 0.75  # length normalisation of the counts (BM25's b), by person
     met: float = 0.45  # strength bands (years of experience)
     partial: float = 0.2
     # verdict bands: the share of a criterion's concepts (by weight) a person's documents
@@ -59,7 +65,13 @@ class SearchConfig:
     partial_coverage: float = 0.34
     met_similarity: float = 0.85
     partial_similarity: float = 0.5
-    floor: float = 0.15  # what a missing must criterion still leaves of the score
+    floor: float = 0.2  # what a missing must criterion still leaves of the score
+    # A criterion's say by its type (an exponent of its factor): the role is what the
+    # search is about; a bare keyword is the parser's guess at what matters.
+    role_weight: float = 3.0
+    domain_weight: float = 0.75
+    keyword_weight: float = 0.5
+    query_weight: float = 1.0  # the whole search's similarity: score x (1 + this x it)
     nice_weight: float = 0.25
     nice_cap: float = 0.5
     too_wide_share: float = 0.6  # met by more than this share of people: too wide
@@ -85,6 +97,7 @@ class Person:
     slug: str
     name: str
     owner_id: str
+    terms: int = 1  # how many index terms their documents hold (length normalisation)
 
 
 @dataclass(frozen=True)
@@ -128,9 +141,11 @@ class _Row:
 
 
 _PEOPLE = """
-SELECT t.id::text, t.slug, t.name, t.owner_id::text
+SELECT t.id::text, t.slug, t.name, t.owner_id::text, l.terms
 FROM talent_bots() AS t
-WHERE EXISTS (SELECT 1 FROM chunks AS c WHERE c.bot_id = t.id)
+CROSS JOIN LATERAL (SELECT sum(cardinality(c.terms))::int AS terms
+                    FROM chunks AS c WHERE c.bot_id = t.id) AS l
+WHERE l.terms IS NOT NULL
 ORDER BY t.slug
 """
 _LEXICAL = """
@@ -257,6 +272,13 @@ class TalentSearch:
         vector_for = [
             c for c in searchable if c.search_text and c.type != "experience" and self.provider
         ]
+        # The whole search in English (what every criterion asks, together): how close a
+        # person's passages come to it is the ranking's tie-breaker among equals.
+        whole = "; ".join(
+            c.search_text for c in vector_for if c.kind != "exclude" and c.search_text
+        )
+        if whole and cfg.query_weight > 0:
+            vector_for.append(Criterion(QUERY, whole, "nice", "keyword", search_text=whole))
         vectors: list[list[float]] = []
         if vector_for and self.provider is not None:
             vectors = await self.provider.embed([c.search_text or "" for c in vector_for],
@@ -269,7 +291,7 @@ class TalentSearch:
             await scope(conn, talent=True, settings=settings if vectors else None)
             await conn.execute("SET TRANSACTION READ ONLY")
             people = {
-                r[0]: Person(r[0], r[1], r[2], r[3])
+                r[0]: Person(r[0], r[1], r[2], r[3], r[4])
                 for r in await (await conn.execute(_PEOPLE)).fetchall()
             }
             rows = await self._lexical(conn, active)
@@ -434,6 +456,7 @@ class _Ranking:
     order: list[tuple[str, float]]  # before years
     dead: set[str] = field(default_factory=set)  # criteria nobody has evidence for
     verdicts: dict[tuple[str, str], Verdict] = field(default_factory=dict)
+    fit: dict[str, float] = field(default_factory=dict)  # person -> the whole search's similarity
 
     def best_chunks(self, crit: str, bot: str, n: int) -> list[int]:
         scores = self.chunk_score.get((crit, bot), {})
@@ -442,12 +465,15 @@ class _Ranking:
         ]
 
     def weight(self, c: Criterion) -> float:
-        """A criterion's say in the score: half when too wide or a bare keyword (the
-        parser's guess at what matters), none when nobody has any evidence for it."""
+        """A criterion's say in the score: by its type, half when too wide, none when
+        nobody has any evidence for it."""
         if c.id in self.dead:
             return 0.0
         w = 0.5 if c.id in self.too_wide else 1.0
-        return w * (0.5 if c.type == "keyword" else 1.0)
+        cfg = self.cfg
+        by_type = {"role": cfg.role_weight, "keyword": cfg.keyword_weight,
+                   "domain": cfg.domain_weight}  # fmt: skip
+        return w * by_type.get(c.type, 1.0)
 
     def score(
         self, bot: str, years: dict[str, tuple[float, int, tuple[int, int]] | None]
@@ -485,7 +511,8 @@ class _Ranking:
                 self.weight(c) > 0 and self.verdicts.get((c.id, bot), "missing") != "missing"
                 for c in nices
             )
-        return product * (1 + min(cfg.nice_cap, boost)), evidenced
+        fit = 1 + cfg.query_weight * self.fit.get(bot, 0.0)
+        return product * (1 + min(cfg.nice_cap, boost)) * fit, evidenced
 
     def rescore(
         self,
@@ -511,6 +538,8 @@ def _rank(
 ) -> _Ranking:
     n = max(len(people), 1)
     rows = [r for r in rows if r.bot_id in people]
+    average = sum(p.terms for p in people.values()) / n if people else 1.0
+    norm = {bot: 1 - cfg.b + cfg.b * p.terms / max(average, 1.0) for bot, p in people.items()}
 
     def concept_tf(row: _Row, phrases: Sequence[tuple[str, ...]]) -> int:
         return max((min(row.hits.get(t, 0) for t in p) for p in phrases if p), default=0)
@@ -530,6 +559,7 @@ def _rank(
         if c.type == "experience":
             continue
         usable = [r for r in rows if c.kind == "exclude" or r.chunk_id not in vetoed]
+        k1 = cfg.role_k1 if c.type == "role" else cfg.k1
         # per concept: person -> tf, and chunk -> tf
         person_tf: list[dict[str, int]] = []
         chunk_tf: list[dict[int, int]] = []
@@ -561,7 +591,7 @@ def _rank(
         for bot in bots | set(vec_best):
             lex = (
                 sum(
-                    w * (p.get(bot, 0) / (p.get(bot, 0) + cfg.k1))
+                    w * (p.get(bot, 0) / (p.get(bot, 0) + k1 * norm[bot]))
                     for w, p in zip(idf, person_tf, strict=True)
                 )
                 / total
@@ -576,7 +606,7 @@ def _rank(
         for i, ctf in enumerate(chunk_tf):
             for cid, tf in ctf.items():
                 bot = row_of[cid].bot_id
-                add = cfg.lexical_weight * idf[i] / total * tf / (tf + cfg.k1)
+                add = cfg.lexical_weight * idf[i] / total * tf / (tf + k1)
                 chunk_score[(c.id, bot)][cid] = chunk_score[(c.id, bot)].get(cid, 0.0) + add
     too_wide: set[str] = set()
     if len(people) >= cfg.too_wide_min_people:
@@ -589,6 +619,10 @@ def _rank(
     ranking = _Ranking(cfg, [c for c in criteria if c.kind != "exclude"], strength, chunk_score,
                        too_wide, sorted(people), [])  # fmt: skip
     ranking.verdicts = verdicts
+    for bot, sim in sims.get(QUERY, {}).values():
+        scaled = min(1.0, max(0.0, (sim - lo) / (hi - lo)))
+        if bot in people and scaled > ranking.fit.get(bot, 0.0):
+            ranking.fit[bot] = scaled
     ranking.dead = {
         c.id
         for c in criteria
