@@ -36,21 +36,26 @@ def _with_embedded_database(settings: Settings) -> str:
         runtime.release()
 
 
+def create_code(settings: Settings | None = None) -> str:
+    """One fresh invite code: in DATABASE_URL's database, a running ``task up``'s, or the
+    embedded one started just for this (not from inside a running event loop)."""
+    settings = settings or load_settings()
+    if settings.database_url:
+        return asyncio.run(_create(settings.database_url, settings.invite_ttl_days))
+    from localplatform.runtime.state import RuntimeState, database_url
+
+    check_data_dir(settings.data_dir)
+    try:
+        state = RuntimeState.read(settings.data_dir)
+    except ProtostarError:
+        return _with_embedded_database(settings)
+    return asyncio.run(_create(database_url(settings, state), settings.invite_ttl_days))
+
+
 def main() -> int:
     try:
         settings = load_settings()
-        if settings.database_url:
-            code = asyncio.run(_create(settings.database_url, settings.invite_ttl_days))
-        else:
-            from localplatform.runtime.state import RuntimeState, database_url
-
-            check_data_dir(settings.data_dir)
-            try:
-                state = RuntimeState.read(settings.data_dir)
-            except ProtostarError:
-                code = _with_embedded_database(settings)
-            else:
-                code = asyncio.run(_create(database_url(settings, state), settings.invite_ttl_days))
+        code = create_code(settings)
     except ProtostarError as exc:
         print(f"protostar: {exc}", file=sys.stderr)
         return 2
