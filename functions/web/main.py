@@ -1,6 +1,6 @@
 """web: the demo blog page (/), the widget loader (/widget.js), the chat page
-(/b/{bot}), the owner dashboard (/dashboard), the password reset page (/reset) and
-their static files (/static/...)."""
+(/b/{bot}), the owner dashboard (/dashboard), the password reset page (/reset), the
+talent-search page (/talent) and their static files (/static/...)."""
 
 import functions_framework.aio
 from starlette.requests import Request
@@ -87,6 +87,13 @@ async def reset(request: Request) -> Response:
     return _html(assets.page("reset"), csp=csp, secret=True)
 
 
+async def talent(request: Request) -> Response:
+    # Signs users in and shows what they searched for: framed by nobody (its sign-in form
+    # cannot be clickjacked), never stored, no referrer.
+    csp = content_security_policy(framed=False)
+    return _html(assets.page("talent"), csp=csp, secret=True)
+
+
 async def static(request: Request) -> Response:
     asset = assets.static(request.path_params["name"])
     if asset is None:
@@ -101,6 +108,7 @@ router = Router(
         ("GET", "/b/{bot}", chat),
         ("GET", "/dashboard", dashboard),
         ("GET", "/reset", reset),
+        ("GET", "/talent", talent),
         ("GET", "/static/{name}", static),
     ]
 )

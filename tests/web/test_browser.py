@@ -8,6 +8,7 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -116,6 +117,30 @@ def test_feedback_is_stored(chat_api: System, context: Any) -> None:
         "Has he run Kubernetes in production?"
     )
     assert page.locator(".msg.bot .answer-body").first.inner_text().strip()
+
+
+def test_the_chat_page_fills_the_question_from_q_and_waits_for_send(
+    chat_api: System, context: Any
+) -> None:
+    """?q=... (talent search's "ask this person") fills the box; only the visitor sends."""
+    question = "Why did he choose RabbitMQ over Kafka? 카프카 대신 & 50% + more"
+    page = context.new_page()
+    page.goto(f"{chat_api.url}/b/{BOT}?q={quote(question)}")
+    page.locator("html[data-ready='true']").wait_for()
+    box = page.locator("#question")
+    assert box.input_value() == question
+    assert page.evaluate("() => document.activeElement.id") == "question"
+    page.wait_for_timeout(500)
+    assert page.locator(".msg.user").count() == 0  # nothing was asked
+    box.press("Enter")
+    answered(page, 0)
+    assert page.locator(".msg.user p").first.inner_text() == question
+    assert box.input_value() == ""
+    # Without ?q= the box starts empty.
+    plain = context.new_page()
+    plain.goto(f"{chat_api.url}/b/{BOT}")
+    plain.locator("html[data-ready='true']").wait_for()
+    assert plain.locator("#question").input_value() == ""
 
 
 def test_a_guests_fourth_question_shows_the_sign_up_path(chat_api: System, context: Any) -> None:

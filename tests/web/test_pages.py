@@ -145,3 +145,23 @@ def test_the_reset_page_is_never_stored_framed_or_referred(system: System) -> No
     scripts = re.findall(r"<script\b[^>]*>", page.text)
     assert scripts == ['<script type="module" src="/static/reset.js">'], scripts
     assert not re.search(r"\son[a-z]+\s*=", page.text)  # no inline event handlers
+
+
+def test_the_talent_page_is_never_stored_or_framed(system: System) -> None:
+    """/talent signs users in and shows what they searched: strict CSP, framed by nobody,
+    no-store, no referrer, only our module script."""
+    with httpx.Client(base_url=system.url) as client:
+        page = client.get("/talent")
+        assert client.get("/talent/x").status_code == 404
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    directives = dict(d.split(" ", 1) for d in page.headers["content-security-policy"].split("; "))
+    assert directives["script-src"] == "'self'"
+    assert directives["connect-src"] == "'self'"
+    assert directives["frame-ancestors"] == "'none'"
+    assert page.headers["cache-control"] == "no-store"
+    assert page.headers["x-frame-options"] == "DENY"
+    assert page.headers["referrer-policy"] == "no-referrer"
+    scripts = re.findall(r"<script\b[^>]*>", page.text)
+    assert scripts == ['<script type="module" src="/static/talent.js">'], scripts
+    assert not re.search(r"\son[a-z]+\s*=", page.text)

@@ -434,6 +434,18 @@ window.addEventListener("message", (event) => {
 });
 
 // ------------------------------------------------------------------ start
+// ?q=... (talent search's "ask this person" link) fills the question box, never sends it:
+// the visitor reads it, edits it and sends it.
+function prefill() {
+  const question = new URLSearchParams(location.search).get("q");
+  if (!question || !question.trim()) return;
+  input.value = question.trim().slice(0, input.maxLength > 0 ? input.maxLength : 2000);
+  if (!embedded) {
+    input.focus();
+    input.setSelectionRange(input.value.length, input.value.length);
+  }
+}
+
 async function start() {
   translate(document, t);
   document.title = "Protostar";
@@ -486,6 +498,7 @@ async function start() {
     showWho();
   });
   showWho();
+  prefill();
 
   try {
     const info = await call("GET", `/api/bots/${encodeURIComponent(bot)}/public`);
