@@ -17,7 +17,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import ask, broker, coldstart, embedder, ingest, peer, quotas, recall, surfaces
+from bench import (
+    ask,
+    broker,
+    coldstart,
+    embedder,
+    ingest,
+    peer,
+    quotas,
+    recall,
+    surfaces,
+    talent_bench,
+)
 
 BENCHES = {
     "broker": broker.run,
@@ -30,6 +41,7 @@ BENCHES = {
     "peer": peer.run,
     "coldstart": coldstart.run,
     "surfaces": surfaces.run,
+    "talent": talent_bench.run,
 }
 RESULTS = Path(__file__).with_name("results")
 
