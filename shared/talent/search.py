@@ -23,8 +23,9 @@ Scoring: must criteria multiply (a missing one shrinks the score, never to zero:
 evidence can hide), nice-to-have criteria boost with a cap, exclude criteria veto the
 chunks that match them (they are no evidence for anything else), not the person. A
 criterion that most people meet is "too wide" and weighs half. A person is matched
-when every enabled must criterion is at least partial (years that the documents do not
-state do not count against anyone). Ties break by slug: the same query over the same
+when at least one enabled must criterion (or, with none, one nice-to-have) is at least
+partial; the product ranks those who meet more of them first (years that the documents
+do not state count against no one). Ties break by slug: the same query over the same
 data ranks the same.
 """
 
@@ -225,7 +226,9 @@ _STATED = (
         re.I,
     ),
     re.compile(
-        r"(?:경력|근무)\s*(\d{1,2})\s*년|(\d{1,2})\s*년\s*(?:\d{1,2}\s*개월\s*)?(?:간\s*)?(?:의\s*)?(?:경력|근무|경험)"
+        r"(?:경력|근무)\s*(\d{1,2})\s*년"
+        r"|(\d{1,2})\s*년\s*(?:\d{1,2}\s*개월\s*)?(?:간\s*)?(?:의\s*)?(?:경력|근무|경험)"
+        r"|(\d{1,2})\s*년\s*(?:동안|간|째)"
     ),
 )
 _MONTHS = re.compile(r"(?:experience|exprience)\s*-\s*(\d{1,3})\s*months", re.I)

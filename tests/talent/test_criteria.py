@@ -108,6 +108,7 @@ def test_stated_years_are_found_in_a_resume() -> None:
     assert stated_years("Python- Exprience - 24 months")[0] == 2  # type: ignore[index]
     assert stated_years("Infosys 2012 - 2016, TCS 2016 to present")[0] == 14  # type: ignore[index]
     assert stated_years("경력 4년의 백엔드 개발자")[0] == 4  # type: ignore[index]
+    assert stated_years("자바 개발자로 5년 동안 일했습니다")[0] == 5  # type: ignore[index]
     assert stated_years("Skills: Java, Python") is None
 
 
