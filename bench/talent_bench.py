@@ -28,7 +28,7 @@ SEARCH = "search"
 BARE = "bare SQL"
 
 
-async def _synthesize(owner_url: str, superuser_url: str, people: int) -> float:
+async def _synthesize(superuser_url: str, people: int) -> float:
     """Add ``people`` synthetic discoverable people; seconds it took."""
     import psycopg
 
@@ -79,7 +79,6 @@ async def _synthesize(owner_url: str, superuser_url: str, people: int) -> float:
         for _, definition in hnsw:
             conn.execute(definition)
         conn.execute("ANALYZE")
-    del owner_url
     return time.perf_counter() - started
 
 
@@ -168,7 +167,7 @@ async def run(quick: bool, work: Path) -> dict[str, Any]:
             load_s = time.perf_counter() - started
             search = TalentSearch(pool, provider)
             rows += _rows(f"{len(real)}", await _measure(search, queries, rounds))
-            synth_s = await _synthesize(owner_url, superuser_url, synthetic)
+            synth_s = await _synthesize(superuser_url, synthetic)
             rows += _rows(f"{len(real) + synthetic:,}", await _measure(search, queries, rounds))
     finally:
         server.stop()

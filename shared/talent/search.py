@@ -355,13 +355,12 @@ class TalentSearch:
             lap("vector_ms")
             ranked = _rank(cfg, active, people, rows, sims, self._band())
             lap("rank_ms")
-            experience = [c for c in active if c.type == "experience" and c.min_years]
             # Years are read from the leading candidates' own texts (the ranking before
             # years, three times what is shown), then everyone is ranked again.
             texts: dict[int, tuple[str, str, str, str]] = {}
             await self._texts(conn, texts, [b for b, _ in ranked.order[: max(limit * 3, 60)]])
             years = _years_by_person(texts)
-            final = ranked.rescore(experience, years)
+            final = ranked.rescore(years)
             shown = final[:limit]
             await self._texts(conn, texts, [b for b, _ in shown if b not in years])
             lap("years_ms")
@@ -588,9 +587,7 @@ class _Ranking:
         return product * (1 + min(cfg.nice_cap, boost)) * fit, evidenced
 
     def rescore(
-        self,
-        experience: list[Criterion],
-        years: dict[str, tuple[float, int, tuple[int, int]] | None],
+        self, years: dict[str, tuple[float, int, tuple[int, int]] | None]
     ) -> list[tuple[str, float]]:
         scored = []
         for bot in self.people:
@@ -701,5 +698,5 @@ def _rank(
         for c in criteria
         if c.type != "experience" and not any(strength.get((c.id, b), 0.0) > 0 for b in people)
     }
-    ranking.order = ranking.rescore([], {})
+    ranking.order = ranking.rescore({})
     return ranking
