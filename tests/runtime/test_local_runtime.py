@@ -228,7 +228,7 @@ def test_a_function_process_gets_only_what_its_pod_would(data_dir: Path) -> None
             assert env["PROTOSTAR_ENV"] == "local"
             assert env["K_SERVICE"].removesuffix("-admin") == target.replace("_", "-")
             assert ("SMTP_PASSWORD" in env) == (target == "notify"), target
-            assert ("GEMINI_API_KEY" in env) == (target in ("chat", "embed")), target
+            assert ("GEMINI_API_KEY" in env) == (target in ("chat", "embed", "talent")), target
             assert ("K_SINK" in env) == (
                 target
                 in {
