@@ -187,6 +187,13 @@ class Settings(BaseSettings):
     retrieval_k: int = Field(8, ge=1, le=20, description="Passages given to the answerer")
     llm_timeout: float = Field(30.0, gt=0, le=300, description="Seconds per LLM request")
 
+    # Talent search ------------------------------------------------------------------
+    talent_criteria_provider: Literal["auto", "gemini", "openai", "rules"] = Field(
+        "auto",
+        description="How a talent search's sentence becomes criteria: an LLM's structured "
+        "output (auto: the LLM ANSWER_PROVIDER picks, if any) or the offline rules",
+    )
+
     # Accounts and quotas -----------------------------------------------------------
     admin_url: str | None = Field(
         None, description="The admin host (dashboard, owners' API); unset: the public URL"
@@ -393,6 +400,16 @@ class Settings(BaseSettings):
         if self.protostar_admin_port:
             return f"http://{self.protostar_host}:{self.protostar_admin_port}"
         return self.public_base_url
+
+    @property
+    def answer_llm(self) -> Literal["gemini", "openai"] | None:
+        """The LLM that ANSWER_PROVIDER picks (auto: Gemini with a key, else the
+        OpenAI-compatible endpoint when one is set); None: the offline answerer."""
+        if self.answer_provider == "auto":
+            if self.gemini_api_key:
+                return "gemini"
+            return "openai" if self.openai_base_url else None
+        return None if self.answer_provider == "extractive" else self.answer_provider
 
     @property
     def smtp_effective_port(self) -> int:

@@ -65,7 +65,7 @@ APP_SECRETS: tuple[SecretDef, ...] = (
     SecretDef(
         "protostar-llm",
         ("GEMINI_API_KEY", "OPENAI_API_KEY"),
-        "model provider keys: chat (answers), embed and content (embeddings)",
+        "model provider keys: chat (answers), embed (embeddings), talent (criteria, query vectors)",
         optional=("GEMINI_API_KEY", "OPENAI_API_KEY"),
     ),
     SecretDef(

@@ -30,14 +30,7 @@ def _resilience(settings: Settings) -> Resilience:
 
 
 def generator_from_settings(settings: Settings) -> Generator:
-    choice = settings.answer_provider
-    if choice == "auto":
-        if settings.gemini_api_key:
-            choice = "gemini"
-        elif settings.openai_base_url:
-            choice = "openai"
-        else:
-            choice = "extractive"
+    choice = settings.answer_llm
     if choice == "gemini":
         if not settings.gemini_api_key:
             raise SettingsError("GEMINI_API_KEY: is required when ANSWER_PROVIDER=gemini")

@@ -1,4 +1,7 @@
-"""Streaming LLM generators: Gemini (google-genai) and any OpenAI-compatible endpoint.
+"""Streaming LLM generators: Gemini (google-genai) and any OpenAI-compatible endpoint;
+and one-shot structured replies (``complete_json``: JSON that follows a JSON Schema, as
+Gemini's ``response_schema`` or a strict ``json_schema`` response format) for callers
+that need data, not prose (talent search's criteria, shared/talent/understanding.py).
 
 Both share one failure policy (:class:`Resilience`):
 
@@ -200,6 +203,35 @@ def clean_rewrite(text: str, question: str) -> str | None:
     return line
 
 
+async def _one(text: str) -> AsyncIterator[str]:
+    """A one-shot reply as the one piece the resilience policy expects ("" : none)."""
+    if text:
+        yield text
+
+
+def openapi_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """A JSON Schema (objects, arrays, strings, numbers, enums, ``["t", "null"]``) in the
+    OpenAPI subset Gemini's ``response_schema`` reads: a nullable type instead of a type
+    list, no ``additionalProperties`` (its objects have only what they declare), and the
+    properties in the order declared (Gemini orders them by name otherwise)."""
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key == "additionalProperties":
+            continue
+        if key == "type" and isinstance(value, list):
+            types = [t for t in value if t != "null"]
+            out["type"] = types[0]
+            out["nullable"] = len(types) < len(value)
+        elif key == "properties":
+            out["properties"] = {name: openapi_schema(sub) for name, sub in value.items()}
+            out["propertyOrdering"] = list(value)
+        elif key == "items":
+            out["items"] = openapi_schema(value)
+        else:
+            out[key] = value
+    return out
+
+
 # ------------------------------------------------------------------------- Gemini
 
 
@@ -288,6 +320,39 @@ class GeminiGenerator(Generator):
             )
         ]
         return clean_rewrite("".join(out), question)
+
+    async def _json(
+        self, system: str, prompt: str, schema: dict[str, Any], max_tokens: int
+    ) -> AsyncIterator[str]:
+        from google.genai import types
+
+        client = await self._get_client()
+        response = await client.aio.models.generate_content(
+            model=self._model,
+            contents=[types.Content(role="user", parts=[types.Part(text=prompt)])],
+            config=types.GenerateContentConfig(
+                system_instruction=system,
+                temperature=0.0,
+                seed=0,
+                max_output_tokens=max_tokens,
+                response_mime_type="application/json",
+                response_schema=openapi_schema(schema),
+            ),
+        )
+        return _one(response.text or "")
+
+    async def complete_json(
+        self, system: str, prompt: str, schema: dict[str, Any], *, name: str, max_tokens: int
+    ) -> str:
+        """One reply that follows the JSON Schema ``schema`` (temperature 0, a fixed seed),
+        as text ("" when the model gives none); raises GenerationError on failure."""
+        out = [
+            p
+            async for p in self.resilience.stream(
+                self.name, lambda: self._json(system, prompt, schema, max_tokens), is_outage
+            )
+        ]
+        return "".join(out)
 
     async def close(self) -> None:
         client, self._client = self._client, None
@@ -388,6 +453,43 @@ class OpenAICompatGenerator(Generator):
             )
         ]
         return clean_rewrite("".join(out), question)
+
+    async def _json(
+        self, messages: list[dict[str, str]], format_: dict[str, Any], max_tokens: int
+    ) -> AsyncIterator[str]:
+        client = self._get_client()
+        completion = await client.chat.completions.create(
+            model=self._model,
+            messages=messages,
+            temperature=0.0,
+            seed=0,
+            max_tokens=max_tokens,
+            response_format=format_,
+        )
+        choice = completion.choices[0] if completion.choices else None
+        # Cut off at max_tokens: the JSON is incomplete, say nothing.
+        if choice is None or choice.finish_reason == "length":
+            return _one("")
+        return _one(choice.message.content or "")
+
+    async def complete_json(
+        self, system: str, prompt: str, schema: dict[str, Any], *, name: str, max_tokens: int
+    ) -> str:
+        """One reply that follows the JSON Schema ``schema`` (strict structured output,
+        temperature 0, a fixed seed), as text ("" when the model gives none); raises
+        GenerationError on failure."""
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": prompt}]
+        format_ = {
+            "type": "json_schema",
+            "json_schema": {"name": name, "schema": schema, "strict": True},
+        }
+        out = [
+            p
+            async for p in self.resilience.stream(
+                self.name, lambda: self._json(messages, format_, max_tokens), is_outage
+            )
+        ]
+        return "".join(out)
 
     async def close(self) -> None:
         client, self._client = self._client, None

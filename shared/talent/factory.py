@@ -3,11 +3,62 @@ place when the first request needs them (functions-framework has no start-up hoo
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from shared.embeddings.factory import provider_from_settings
+from shared.errors import SettingsError
 from shared.resources import Resources
+from shared.settings import Settings
 from shared.talent.quota import TalentQuota
 from shared.talent.search import TalentSearch
 from shared.talent.service import TalentService
+from shared.talent.understanding import PARSE_TIMEOUT, CriteriaParser, JsonModel
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+
+def parser_from_settings(settings: Settings, redis: Redis | None) -> CriteriaParser:
+    """TALENT_CRITERIA_PROVIDER's parser: a model's structured output (auto: the LLM that
+    ANSWER_PROVIDER picks, if any) or the rules. Nothing imports an SDK or connects
+    until the first parse."""
+    choice = settings.talent_criteria_provider
+    if choice == "auto":
+        choice = settings.answer_llm or "rules"
+    if choice == "rules":
+        return CriteriaParser()
+    from shared.chat.llm import GeminiGenerator, OpenAICompatGenerator, Resilience
+
+    timeout = min(settings.llm_timeout, PARSE_TIMEOUT)
+    # One attempt (the rules are the fallback, a retry would only make the search wait);
+    # after three outages in a row, the rules alone for a minute.
+    resilience = Resilience(
+        attempts=1, first_piece_timeout=timeout, piece_timeout=timeout, fail_max=3,
+        reset_timeout=60.0,
+    )  # fmt: skip
+    why = f"TALENT_CRITERIA_PROVIDER={settings.talent_criteria_provider}"
+    model: JsonModel
+    if choice == "gemini":
+        if not settings.gemini_api_key:
+            raise SettingsError(f"GEMINI_API_KEY: is required for the talent criteria ({why})")
+        model = GeminiGenerator(
+            api_key=settings.gemini_api_key,
+            model=settings.gemini_chat_model,
+            base_url=settings.gemini_base_url,
+            timeout=timeout,
+            resilience=resilience,
+        )
+    else:
+        if not settings.openai_base_url:
+            raise SettingsError(f"OPENAI_BASE_URL: is required for the talent criteria ({why})")
+        model = OpenAICompatGenerator(
+            base_url=settings.openai_base_url,
+            api_key=settings.openai_api_key,
+            model=settings.openai_model,
+            timeout=timeout,
+            resilience=resilience,
+        )
+    return CriteriaParser(model, redis, timeout=timeout)
 
 
 async def build(resources: Resources) -> TalentService:
@@ -20,4 +71,5 @@ async def build(resources: Resources) -> TalentService:
         timezone=settings.quota_timezone,
     )
     search = TalentSearch(pool, provider_from_settings(settings))
-    return TalentService(pool, quota, search, public_url=settings.public_base_url)
+    parser = parser_from_settings(settings, resources.redis())
+    return TalentService(pool, quota, search, public_url=settings.public_base_url, parser=parser)

@@ -1,7 +1,8 @@
-"""Talent search for signed-up users: a sentence becomes criteria, the criteria are
-matched against every discoverable person (shared/talent/search.py), and the search is
-saved for its user (immutable, re-runnable) with one appearance row per person shown
-(the owner's Insights count them), in one unit of work.
+"""Talent search for signed-up users: a sentence becomes criteria (a model's structured
+output or the rules: shared/talent/understanding.py), the criteria are matched against
+every discoverable person (shared/talent/search.py), and the search is saved for its
+user (immutable, re-runnable) with one appearance row per person shown (the owner's
+Insights count them), in one unit of work.
 
 Counted against the user's daily talent quota first; a search that fails after it was
 counted is given back.
@@ -21,15 +22,17 @@ from shared.accounts.principal import Principal
 from shared.db.unit import scope, unit_of_work
 from shared.errors import Forbidden, NotFound
 from shared.talent import contracts as c
-from shared.talent.criteria import Criterion, criterion_from_text, parse
+from shared.talent.criteria import Criterion, criterion_from_text
 from shared.talent.quota import SearchQuota, TalentQuota
 from shared.talent.search import Match, Outcome, TalentSearch
+from shared.talent.understanding import CriteriaParser
 
 
-def criteria_of(body: c.SearchBody) -> list[Criterion]:
-    """The criteria read from the query, or the user's own (edited, toggled, added)."""
+async def criteria_of(body: c.SearchBody, parser: CriteriaParser) -> list[Criterion]:
+    """The criteria read from the query (by the parser: a model's or the rules'), or the
+    user's own (edited, toggled, added: read by the lexicon alone, never a model)."""
     if body.criteria is None:
-        return parse(body.query)
+        return await parser.parse(body.query)
     out: list[Criterion] = []
     used = {e.id for e in body.criteria if e.id}
     fresh = (f"c{n}" for n in range(1, 100) if f"c{n}" not in used)
@@ -49,11 +52,17 @@ class TalentService:
         search: TalentSearch,
         *,
         public_url: str,
+        parser: CriteriaParser | None = None,
     ) -> None:
         self.pool = pool
         self.quota = quota
         self.engine = search
         self.public_url = public_url.rstrip("/")
+        self.parser = parser or CriteriaParser()
+
+    async def close(self) -> None:
+        """Close the model client, if any (the pool and Redis are the resources')."""
+        await self.parser.close()
 
     async def search(
         self, principal: Principal, body: c.SearchBody
@@ -61,9 +70,10 @@ class TalentService:
         """The search's view (what the API answers) and the quota after it."""
         if principal.is_guest:
             raise Forbidden("talent search is for signed-up users", code="signup_required")
-        criteria = criteria_of(body)
         quota = await self.quota.consume(principal)
         try:
+            # After the quota: a model call is not made for a search that is refused.
+            criteria = await criteria_of(body, self.parser)
             outcome = await self.engine.run(criteria, body.limit)
             search_id = str(uuid.uuid4())
             created = datetime.now(UTC)

@@ -2,12 +2,18 @@
 libraries (google-genai, openai) to talk to:
 
 - Gemini ``POST /v1beta/models/{model}:streamGenerateContent?alt=sse`` answering
-  ``data: {"candidates": [{"content": {"parts": [{"text": ...}]}}]}`` events;
+  ``data: {"candidates": [{"content": {"parts": [{"text": ...}]}}]}`` events, and
+  ``POST /v1beta/models/{model}:generateContent`` answering one such candidate (JSON
+  mode: ``generationConfig.responseMimeType`` / ``responseSchema``, which the real API
+  refuses apart, 400);
 - OpenAI-compatible ``POST /v1/chat/completions`` with ``stream: true`` answering
-  ``chat.completion.chunk`` events and ``data: [DONE]``.
+  ``chat.completion.chunk`` events and ``data: [DONE]``, and without it one
+  ``chat.completion`` (structured output: ``response_format`` ``json_schema`` needs its
+  ``name`` and ``schema``, 400 otherwise, as OpenAI's API says).
 
-Scripted failures: ``fail_next([429, 500])`` answers those statuses first; ``break_after
-= n`` drops the connection after n pieces (a failure mid-stream).
+A one-shot reply is the pieces joined, after ``delay`` seconds. Scripted failures:
+``fail_next([429, 500])`` answers those statuses first; ``break_after = n`` drops the
+connection after n pieces (a failure mid-stream).
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ class FakeLLM:
     pieces: list[str] = field(default_factory=lambda: ["He chose ", "RabbitMQ ", "[1]."])
     statuses: list[int] = field(default_factory=list)
     break_after: int | None = None
-    delay: float = 0.0  # seconds between pieces
+    delay: float = 0.0  # seconds between pieces, or before a one-shot reply
     requests: list[dict[str, Any]] = field(default_factory=list)
     times: list[float] = field(default_factory=list)
 
@@ -57,6 +63,7 @@ class FakeLLM:
                 Route(
                     "/v1beta/models/{model}:streamGenerateContent", self.gemini, methods=["POST"]
                 ),
+                Route("/v1beta/models/{model}:generateContent", self.gemini_once, methods=["POST"]),
                 Route("/v1/chat/completions", self.openai, methods=["POST"]),
             ]
         )
@@ -97,6 +104,36 @@ class FakeLLM:
 
         return StreamingResponse(self._stream(frame, None), media_type="text/event-stream")
 
+    async def gemini_once(self, request: Request) -> Response:
+        if request.headers.get("x-goog-api-key") != self.api_key:
+            return JSONResponse({"error": {"code": 403, "message": "bad key"}}, status_code=403)
+        body = await request.json()
+        self.requests.append({"model": request.path_params["model"], **body})
+        scripted = self._scripted()
+        if scripted is not None:
+            return scripted
+        config = body.get("generationConfig") or {}
+        if "responseSchema" in config and config.get("responseMimeType") != "application/json":
+            return JSONResponse(
+                {"error": {"code": 400, "status": "INVALID_ARGUMENT",
+                           "message": "responseSchema needs responseMimeType application/json"}},
+                status_code=400,
+            )  # fmt: skip
+        await asyncio.sleep(self.delay)
+        return JSONResponse(
+            {
+                "candidates": [
+                    {
+                        "content": {"role": "model", "parts": [{"text": "".join(self.pieces)}]},
+                        "finishReason": "STOP",
+                        "index": 0,
+                    }
+                ],
+                "usageMetadata": {"promptTokenCount": 100, "candidatesTokenCount": 50},
+                "modelVersion": request.path_params["model"],
+            }
+        )
+
     async def openai(self, request: Request) -> Response:
         if request.headers.get("authorization") != f"Bearer {self.api_key}":
             return JSONResponse({"error": {"message": "bad key"}}, status_code=401)
@@ -106,7 +143,7 @@ class FakeLLM:
         if scripted is not None:
             return scripted
         if body.get("stream") is not True:
-            return JSONResponse({"error": {"message": "stream only"}}, status_code=400)
+            return await self._openai_once(body)
 
         def frame(text: str) -> bytes:
             data = {
@@ -120,4 +157,34 @@ class FakeLLM:
 
         return StreamingResponse(
             self._stream(frame, b"data: [DONE]\n\n"), media_type="text/event-stream"
+        )
+
+    async def _openai_once(self, body: dict[str, Any]) -> Response:
+        format_ = body.get("response_format") or {}
+        if format_.get("type") == "json_schema":
+            spec = format_.get("json_schema") or {}
+            for name in ("name", "schema"):
+                if name not in spec:
+                    return JSONResponse(
+                        {"error": {"message": "Missing required parameter: "
+                                   f"'response_format.json_schema.{name}'.",
+                                   "type": "invalid_request_error"}},
+                        status_code=400,
+                    )  # fmt: skip
+        await asyncio.sleep(self.delay)
+        return JSONResponse(
+            {
+                "id": "chatcmpl-fake",
+                "object": "chat.completion",
+                "created": 1_700_000_000,
+                "model": body.get("model", "fake"),
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": "".join(self.pieces)},
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": {"prompt_tokens": 100, "completion_tokens": 50, "total_tokens": 150},
+            }
         )
