@@ -34,7 +34,6 @@ from __future__ import annotations
 import math
 import re
 import time
-import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -79,8 +78,10 @@ class SearchConfig:
     nice_cap: float = 0.5
     too_wide_share: float = 0.6  # met by more than this share of people: too wide
     too_wide_min_people: int = 10
-    vector_k: int = 300  # nearest chunks per criterion
-    ef_search: int = 200
+    # nearest chunks per criterion (300/200 score the same on the tuning set and cost a
+    # third more at 10,000 people)
+    vector_k: int = 200
+    ef_search: int = 100
     evidence_per_criterion: int = 2
     snippet_chars: int = 220
 
@@ -136,10 +137,11 @@ class Outcome:
 
 
 @dataclass
-class _Row:
-    chunk_id: int
-    bot_id: str
-    hits: dict[str, int]  # index term -> its count in the chunk
+class _Postings:
+    """Where the search's index terms are: term -> chunk -> count, and chunk -> person."""
+
+    tf: dict[str, dict[int, int]] = field(default_factory=dict)
+    bot_of: dict[int, str] = field(default_factory=dict)
 
 
 _PEOPLE = """
@@ -150,52 +152,14 @@ JOIN (SELECT bot_id, sum(chunk_count)::int AS chunks
 WHERE d.chunks > 0
 ORDER BY t.slug
 """
-# Words of most resumes: a phrase is found by its other terms ("Java developer" by java).
-# (ANALYZE's element statistics would say it exactly, but PostgreSQL hides them from
-# roles under row-level security.)
-GENERIC_TERMS = frozenset(
-    (
-        "develop",
-        "engin",
-        "manag",
-        "analyst",
-        "consult",
-        "lead",
-        "senior",
-        "junior",
-        "team",
-        "project",
-        "experi",
-        "work",
-        "servic",
-        "system",
-        "softwar",
-        "technolog",
-        "applic",
-        "design",
-        "test",
-        "support",
-        "busi",
-        "specialist",
-        "execut",
-        "offic",
-        "head",
-        "associ",
-        "profession",
-        "expert",
-        "administr",
-        "architect",
-    )
-)
-# The chunks holding an anchor term, with every term of the search they hold and how
-# often: from the postings' covering index (chunk_terms, migration 0012) in one pass,
-# never the chunks' own rows (their term arrays, de-TOASTed, cost seconds at 10,000).
+# Every posting of the search's index terms, a row per term, from the postings' covering
+# index (chunk_terms, migration 0012) in its order: never the chunks' own rows (their
+# term arrays, de-TOASTed, cost seconds at 10,000 people).
 _LEXICAL = """
-SELECT chunk_id, bot_id, array_agg(array_position(%(terms)s::text[], term)), array_agg(tf)
+SELECT term, array_agg(chunk_id), array_agg(tf), array_agg(bot_id::text)
 FROM chunk_terms
 WHERE term = ANY(%(terms)s::text[])
-GROUP BY chunk_id, bot_id
-HAVING bool_or(term = ANY(%(anchors)s::text[]))
+GROUP BY term
 """
 _PERSON_TEXTS = """
 SELECT c.id, c.text, d.title, c.bot_id::text, c.document_id::text
@@ -353,21 +317,26 @@ class TalentSearch:
                 for r in await (await conn.execute(_PEOPLE)).fetchall()
             }
             lap("people_ms")
-            rows = await self._lexical(conn, active)
+            postings = await self._lexical(conn, active)
             lap("lexical_ms")
             sims = await self._vector(conn, vector_for, vectors)
             lap("vector_ms")
-            ranked = _rank(cfg, active, people, rows, sims, self._band())
+            ranked = _rank(cfg, active, people, postings, sims, self._band())
             lap("rank_ms")
             # Years are read from the leading candidates' own texts (the ranking before
-            # years, three times what is shown), then everyone is ranked again.
+            # years, three times what is shown), then everyone is ranked again; without
+            # an experience criterion only those shown are read (evidence, headlines).
             texts: dict[int, tuple[str, str, str, str]] = {}
-            await self._texts(conn, texts, [b for b, _ in ranked.order[: max(limit * 3, 60)]])
-            years = _years_by_person(texts)
-            final = ranked.rescore(years)
+            years: dict[str, tuple[float, int, tuple[int, int]] | None] = {}
+            final = ranked.order
+            if any(c.type == "experience" for c in active):
+                leading = [b for b, _ in ranked.order[: max(limit * 3, 60)]]
+                await self._texts(conn, texts, leading)
+                years = _years_by_person(texts)
+                final = ranked.rescore(years)
             shown = final[:limit]
             await self._texts(conn, texts, [b for b, _ in shown if b not in years])
-            lap("years_ms")
+            lap("texts_ms")  # years and evidence
         by_person: dict[str, list[int]] = defaultdict(list)
         for cid, (_, _, bot, _) in texts.items():
             by_person[bot].append(cid)
@@ -402,32 +371,18 @@ class TalentSearch:
         for cid, text, title, bot, doc in await cur.fetchall():
             into[cid] = (text, title, bot, doc)
 
-    async def _lexical(self, conn: AsyncConnection, criteria: Sequence[Criterion]) -> list[_Row]:
-        all_terms = sorted({t for c in criteria for k in c.concepts for p in k.phrases for t in p})
-        if not all_terms:
-            return []
-        # What finds candidates: per concept, only the phrases that no shorter phrase of
-        # it contains ("core java" is found by "java"), each by its specific terms
-        # ("developer", in most resumes, adds none; it still counts where found).
-        anchors: set[str] = set()
-        for c in criteria:
-            for k in c.concepts:
-                phrases = [p for p in k.phrases if p]
-                for phrase in phrases:
-                    if any(o != phrase and set(o) < set(phrase) for o in phrases):
-                        continue
-                    specific = [t for t in phrase if t not in GENERIC_TERMS]
-                    anchors.add(max(specific or phrase, key=lambda t: (len(t), t)))
-        # Binary, terms as their positions in the list: 25,000 rows parse in milliseconds.
+    async def _lexical(self, conn: AsyncConnection, criteria: Sequence[Criterion]) -> _Postings:
+        out = _Postings()
+        terms = sorted({t for c in criteria for k in c.concepts for p in k.phrases for t in p})
+        if not terms:
+            return out
+        # Binary: 100,000 postings arrive as a few arrays, decoded in C.
         async with conn.cursor(binary=True) as cur:
-            await cur.execute(_LEXICAL, {"terms": all_terms, "anchors": sorted(anchors)})
-            found = await cur.fetchall()
-        bots: dict[uuid.UUID, str] = {}
-        return [
-            _Row(cid, bots.setdefault(bot, str(bot)),
-                 {all_terms[i - 1]: tf for i, tf in zip(at, tfs, strict=True)})
-            for cid, bot, at, tfs in found
-        ]  # fmt: skip
+            await cur.execute(_LEXICAL, {"terms": terms})
+            for term, chunks, tfs, bots in await cur.fetchall():
+                out.tf[term] = dict(zip(chunks, tfs, strict=True))
+                out.bot_of.update(zip(chunks, bots, strict=True))
+        return out
 
     async def _vector(
         self, conn: AsyncConnection, criteria: Sequence[Criterion], vectors: list[list[float]]
@@ -536,7 +491,6 @@ class _Ranking:
     strength: dict[tuple[str, str], float]  # (criterion, person) -> 0..1
     chunk_score: dict[tuple[str, str], dict[int, float]]  # (criterion, person) -> chunk -> score
     too_wide: set[str]
-    people: list[str]
     order: list[tuple[str, float]]  # before years
     dead: set[str] = field(default_factory=set)  # criteria nobody has evidence for
     verdicts: dict[tuple[str, str], Verdict] = field(default_factory=dict)
@@ -560,7 +514,10 @@ class _Ranking:
         return w * by_type.get(c.type, 1.0)
 
     def score(
-        self, bot: str, years: dict[str, tuple[float, int, tuple[int, int]] | None]
+        self,
+        bot: str,
+        years: dict[str, tuple[float, int, tuple[int, int]] | None],
+        weights: dict[str, float],
     ) -> tuple[float, bool]:
         """The person's score, and whether they match: evidence (at least partial) for
         one of the must criteria, or, with none, for one of the nice-to-haves."""
@@ -570,7 +527,7 @@ class _Ranking:
         product = 1.0
         evidenced = False
         for c in musts:
-            w = self.weight(c)
+            w = weights[c.id]
             if c.type == "experience":
                 stated = years.get(bot)
                 if stated is None:
@@ -583,16 +540,16 @@ class _Ranking:
             product *= (cfg.floor + (1 - cfg.floor) * s) ** w
         boost = 0.0
         for c in nices:
-            w = self.weight(c)
+            w = weights[c.id]
             if c.type == "experience":
                 stated = years.get(bot)
                 s = _years_strength(stated[0], c.min_years or 0) if stated else 0.0
             else:
                 s = self.strength.get((c.id, bot), 0.0)
             boost += cfg.nice_weight * w * s
-        if not any(c.type != "experience" and self.weight(c) > 0 for c in musts):
+        if not any(c.type != "experience" and weights[c.id] > 0 for c in musts):
             return boost, any(
-                self.weight(c) > 0 and self.verdicts.get((c.id, bot), "missing") != "missing"
+                weights[c.id] > 0 and self.verdicts.get((c.id, bot), "missing") != "missing"
                 for c in nices
             )
         fit = 1 + cfg.query_weight * self.fit.get(bot, 0.0)
@@ -602,8 +559,11 @@ class _Ranking:
         self, years: dict[str, tuple[float, int, tuple[int, int]] | None]
     ) -> list[tuple[str, float]]:
         scored = []
-        for bot in self.people:
-            value, matched = self.score(bot, years)
+        weights = {c.id: self.weight(c) for c in self.criteria}
+        # Only a person with some evidence can match: the others are not scored.
+        evidenced = {bot for (_, bot), verdict in self.verdicts.items() if verdict != "missing"}
+        for bot in sorted(evidenced):
+            value, matched = self.score(bot, years, weights)
             if matched and value > 0:
                 scored.append((bot, value))
         scored.sort(key=lambda bs: (-round(bs[1], 9), bs[0]))
@@ -614,39 +574,37 @@ def _rank(
     cfg: SearchConfig,
     criteria: list[Criterion],
     people: dict[str, Person],
-    rows: list[_Row],
+    postings: _Postings,
     sims: dict[str, dict[int, tuple[str, float]]],
     band: tuple[float, float],
 ) -> _Ranking:
     n = max(len(people), 1)
-    rows = [r for r in rows if r.bot_id in people]
     average = sum(p.chunks for p in people.values()) / n if people else 1.0
     norm = {bot: 1 - cfg.b + cfg.b * p.chunks / max(average, 1.0) for bot, p in people.items()}
-
-    # term -> the rows holding it: a concept is looked up where its terms are, not in
-    # every candidate row
-    holding: dict[str, list[_Row]] = defaultdict(list)
-    for row in rows:
-        for term in row.hits:
-            holding[term].append(row)
+    tf_of = postings.tf
+    bot_of = {cid: bot for cid, bot in postings.bot_of.items() if bot in people}
     found: dict[tuple[Phrase, ...], dict[int, int]] = {}
 
     def concept_tf(phrases: tuple[Phrase, ...]) -> dict[int, int]:
-        """chunk -> the concept's count in it (its best phrase's least frequent term)."""
+        """chunk -> the concept's count in it: a phrase counts where all its terms are,
+        as often as its least frequent one; the concept, as its best phrase."""
         if phrases not in found:
             out: dict[int, int] = {}
             for phrase in phrases:
                 if not phrase:
                     continue
-                rarest = min(phrase, key=lambda t: (len(holding.get(t, ())), t))
-                for row in holding.get(rarest, ()):
-                    tf = min(row.hits.get(t, 0) for t in phrase)
-                    if tf > out.get(row.chunk_id, 0):
-                        out[row.chunk_id] = tf
+                rarest = min(phrase, key=lambda t: (len(tf_of.get(t, ())), t))
+                others = [tf_of.get(t, {}) for t in phrase if t != rarest]
+                for cid, tf in tf_of.get(rarest, {}).items():
+                    if cid not in bot_of:
+                        continue
+                    for other in others:
+                        tf = min(tf, other.get(cid, 0))
+                    if tf > out.get(cid, 0):
+                        out[cid] = tf
             found[phrases] = out
         return found[phrases]
 
-    bot_of = {r.chunk_id: r.bot_id for r in rows}
     vetoed: set[int] = set()
     for c in criteria:
         if c.kind == "exclude" and c.concepts:
@@ -715,7 +673,7 @@ def _rank(
             if met > cfg.too_wide_share * len(people):
                 too_wide.add(c.id)
     ranking = _Ranking(cfg, [c for c in criteria if c.kind != "exclude"], strength, chunk_score,
-                       too_wide, sorted(people), [])  # fmt: skip
+                       too_wide, [])  # fmt: skip
     ranking.verdicts = verdicts
     for bot, sim in sims.get(QUERY, {}).values():
         scaled = min(1.0, max(0.0, (sim - lo) / (hi - lo)))

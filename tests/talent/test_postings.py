@@ -89,8 +89,8 @@ async def test_postings_are_read_as_the_chunks_are(
             refused = None
             try:
                 await conn.execute(
-                    "INSERT INTO chunk_terms (term, chunk_id, bot_id, owner_id, tf) "
-                    "SELECT 'forged', chunk_id, bot_id, owner_id, 1 FROM chunk_terms LIMIT 1"
+                    "INSERT INTO chunk_terms (term, chunk_id, bot_id, tf) "
+                    "SELECT 'forged', chunk_id, bot_id, 1 FROM chunk_terms LIMIT 1"
                 )
             except psycopg.errors.InsufficientPrivilege as exc:
                 refused = exc

@@ -8,19 +8,20 @@
 -- postings right, and a chunk's deletion (directly or by cascade from its document, bot
 -- or owner) removes them by the foreign key.
 --
--- Row-level security as on chunks: the owner's rows (the trigger writes as the owner's
--- transaction), and, for a talent search (`app.talent` on), the rows of discoverable
--- bots (read only). Visitors' answering never reads this table.
+-- Row-level security as on chunks: the rows of the owner's bots (the trigger writes as
+-- the owner's transaction), and, for a talent search (`app.talent` on), the rows of
+-- discoverable bots (read only). Visitors' answering never reads this table. Both by
+-- bot, so that the covering index holds all a policy reads (no owner column: 6 million
+-- postings at 10,000 people, every byte a row counts).
 
 CREATE TABLE chunk_terms (
     term            text        NOT NULL,
     chunk_id        bigint      NOT NULL REFERENCES chunks (id) ON DELETE CASCADE,
     bot_id          uuid        NOT NULL,
-    owner_id        uuid        NOT NULL,
     tf              integer     NOT NULL CHECK (tf > 0),
-    -- Covering: a search reads postings from the index alone (row-level security's
-    -- predicates included: hence owner_id).
-    PRIMARY KEY (term, chunk_id) INCLUDE (bot_id, owner_id, tf)
+    -- Covering: a search reads postings from the index alone, row-level security's
+    -- predicate included.
+    PRIMARY KEY (term, chunk_id) INCLUDE (bot_id, tf)
 );
 -- The cascade from a deleted chunk.
 CREATE INDEX chunk_terms_chunk ON chunk_terms (chunk_id);
@@ -29,8 +30,10 @@ ALTER TABLE chunk_terms ENABLE ROW LEVEL SECURITY;
 ALTER TABLE chunk_terms FORCE ROW LEVEL SECURITY;
 CREATE POLICY chunk_terms_owner ON chunk_terms
     FOR ALL
-    USING (owner_id = nullif(current_setting('app.user_id', true), '')::uuid)
-    WITH CHECK (owner_id = nullif(current_setting('app.user_id', true), '')::uuid);
+    USING (bot_id IN (SELECT b.id FROM bots AS b WHERE b.owner_id
+                      = nullif(current_setting('app.user_id', true), '')::uuid))
+    WITH CHECK (bot_id IN (SELECT b.id FROM bots AS b WHERE b.owner_id
+                           = nullif(current_setting('app.user_id', true), '')::uuid));
 CREATE POLICY chunk_terms_talent_reader ON chunk_terms
     FOR SELECT
     USING (current_setting('app.talent', true) = 'on'
@@ -41,10 +44,10 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, public, pg_temp
 AS $$
 BEGIN
-    INSERT INTO chunk_terms (term, chunk_id, bot_id, owner_id, tf)
-    SELECT t.term, n.id, n.bot_id, n.owner_id, count(*)
+    INSERT INTO chunk_terms (term, chunk_id, bot_id, tf)
+    SELECT t.term, n.id, n.bot_id, count(*)
     FROM inserted AS n CROSS JOIN LATERAL unnest(n.terms) AS t(term)
-    GROUP BY t.term, n.id, n.bot_id, n.owner_id;
+    GROUP BY t.term, n.id, n.bot_id;
     RETURN NULL;
 END
 $$;
@@ -60,17 +63,16 @@ SET search_path = pg_catalog, public, pg_temp
 AS $$
 BEGIN
     DELETE FROM chunk_terms WHERE chunk_id = OLD.id;
-    INSERT INTO chunk_terms (term, chunk_id, bot_id, owner_id, tf)
-    SELECT t.term, NEW.id, NEW.bot_id, NEW.owner_id, count(*)
+    INSERT INTO chunk_terms (term, chunk_id, bot_id, tf)
+    SELECT t.term, NEW.id, NEW.bot_id, count(*)
     FROM unnest(NEW.terms) AS t(term)
     GROUP BY t.term;
     RETURN NULL;
 END
 $$;
-CREATE TRIGGER chunks_terms_update AFTER UPDATE OF terms, bot_id, owner_id ON chunks
+CREATE TRIGGER chunks_terms_update AFTER UPDATE OF terms, bot_id ON chunks
     FOR EACH ROW
-    WHEN (OLD.terms IS DISTINCT FROM NEW.terms OR OLD.bot_id <> NEW.bot_id
-          OR OLD.owner_id <> NEW.owner_id)
+    WHEN (OLD.terms IS DISTINCT FROM NEW.terms OR OLD.bot_id <> NEW.bot_id)
     EXECUTE FUNCTION chunk_terms_update();
 
 -- The chunks stored before this migration. The owner role is itself subject to the
@@ -78,9 +80,9 @@ CREATE TRIGGER chunks_terms_update AFTER UPDATE OF terms, bot_id, owner_id ON ch
 -- this one statement, in this transaction only.
 ALTER TABLE chunks NO FORCE ROW LEVEL SECURITY;
 ALTER TABLE chunk_terms NO FORCE ROW LEVEL SECURITY;
-INSERT INTO chunk_terms (term, chunk_id, bot_id, owner_id, tf)
-SELECT t.term, c.id, c.bot_id, c.owner_id, count(*)
+INSERT INTO chunk_terms (term, chunk_id, bot_id, tf)
+SELECT t.term, c.id, c.bot_id, count(*)
 FROM chunks AS c CROSS JOIN LATERAL unnest(c.terms) AS t(term)
-GROUP BY t.term, c.id, c.bot_id, c.owner_id;
+GROUP BY t.term, c.id, c.bot_id;
 ALTER TABLE chunks FORCE ROW LEVEL SECURITY;
 ALTER TABLE chunk_terms FORCE ROW LEVEL SECURITY;
