@@ -465,6 +465,7 @@ class _Item:
     years: float | None = None
     kind: Kind = "must"
     keywords: list[str] = field(default_factory=list)  # keyword texts merged into a role
+    alternatives: bool = False  # "banking or insurance": any one of its entries will do
 
 
 @dataclass(frozen=True)
@@ -714,7 +715,50 @@ def _items(text: str) -> tuple[list[_Item], list[_Token], list[int]]:
     items += _leftovers(text, toks, taken | cue_tokens, clauses, morphemes)
     items.sort(key=lambda it: it.start)
     _apply_kinds(items, cues, clauses)
-    return _merge_roles(items, text, toks), toks, clauses
+    return _merge_alternatives(_merge_roles(items, text, toks), text, toks), toks, clauses
+
+
+# What joins alternatives: "banking or insurance", "AWS/GCP", "자바 또는 코틀린",
+# "자바나 코틀린", "AWS 혹은 GCP" (the Korean particle may be the first word's tail).
+_OR = re.compile(r"\s*(?:or|/|또는|혹은|(?:이)?나|(?:이)?거나)\s*", re.I)
+_ALTERNATIVE_TYPES = ("skill", "domain", "language", "location", "keyword")
+
+
+def _gap(text: str, toks: list[_Token], before: _Item, after: _Item) -> str:
+    """The text between two items, with the first one's Korean tail (its particle)."""
+    last = toks[before.end - 1]
+    stop = last.end
+    if has_hangul(last.text):
+        first = next((f for f in lexicon.hangul_firsts() if last.text.startswith(f)), None)
+        if first is not None:
+            stop = last.start + len(first)
+    return text[stop : toks[after.start].start]
+
+
+def _merge_alternatives(items: list[_Item], text: str, toks: list[_Token]) -> list[_Item]:
+    """Items of one clause and kind joined by "or" (또는, 혹은, -나) are one criterion
+    that any of them meets."""
+    out: list[_Item] = []
+    for it in items:
+        prev = out[-1] if out else None
+        if (
+            prev is not None
+            and prev.clause == it.clause
+            and prev.kind == it.kind
+            and prev.type in _ALTERNATIVE_TYPES
+            and it.type in _ALTERNATIVE_TYPES
+            and _OR.fullmatch(_gap(text, toks, prev, it))
+        ):
+            kinds = [t for t in (prev.type, it.type) if t != "keyword"]
+            keywords = [*prev.keywords, *it.keywords]
+            keywords += [_span(text, toks, x.start, x.end) for x in (prev, it)
+                         if x.type == "keyword" and not x.alternatives]  # fmt: skip
+            out[-1] = replace(prev, end=it.end, type=kinds[0] if kinds else "keyword",
+                              entries=prev.entries + it.entries, keywords=keywords,
+                              alternatives=True)  # fmt: skip
+            continue
+        out.append(it)
+    return out
 
 
 def _merge_roles(items: list[_Item], text: str, toks: list[_Token]) -> list[_Item]:
@@ -794,6 +838,8 @@ def _criterion(id_: str, item: _Item, shown: str) -> Criterion | None:
         years = item.years or 0.0
         return Criterion(id_, shown, item.kind, "experience", min_years=years,
                          search_text=f"{years:g} years of experience")  # fmt: skip
+    if item.alternatives:
+        return _alternatives(id_, item, shown)
     if item.type == "keyword":
         concepts, english = _keyword_concepts(shown)
         if not concepts:
@@ -808,6 +854,24 @@ def _criterion(id_: str, item: _Item, shown: str) -> Criterion | None:
             words.insert(0, en)
     return Criterion(id_, shown, item.kind, item.type, concepts=tuple(found),
                      search_text=" ".join(words))  # fmt: skip
+
+
+def _alternatives(id_: str, item: _Item, shown: str) -> Criterion | None:
+    """One concept of every way of writing any of the alternatives: a person who has
+    one of them meets it, and it is as rare as the people who have any."""
+    concepts = [_entry_concept(e) for e in item.entries]
+    words = [e.canonical for e in item.entries]
+    for keyword in item.keywords:
+        more, en = _keyword_concepts(keyword)
+        concepts += more
+        if en:
+            words.append(en)
+    phrases = tuple(dict.fromkeys(p for k in concepts for p in k.phrases))
+    if not phrases:
+        return None
+    label = " / ".join(k.label for k in concepts)
+    return Criterion(id_, shown, item.kind, item.type, concepts=(Concept(label, phrases),),
+                     search_text=" or ".join(words) or None)  # fmt: skip
 
 
 def parse(query: str) -> list[Criterion]:

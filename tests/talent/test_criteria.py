@@ -120,3 +120,27 @@ def test_a_snippet_is_the_window_around_the_evidence() -> None:
     assert piece.endswith("…")
     assert len(piece) <= 122
     assert snippet("short text", ["absent"], 120) == "short text"
+
+
+@pytest.mark.parametrize(
+    ("query", "text", "labels"),
+    [
+        (
+            "Operations manager in banking or insurance",
+            "banking or insurance",
+            {"banking", "insurance"},
+        ),
+        ("Kotlin 또는 Java 경험", "Kotlin 또는 Java", {"kotlin", "java"}),
+        ("AWS나 GCP 경험 우대", "AWS나 GCP", {"aws", "gcp"}),
+    ],
+)
+def test_alternatives_joined_by_or_are_one_criterion_any_of_them_meets(
+    query: str, text: str, labels: set[str]
+) -> None:
+    found = {c.text: c for c in parse(query)}
+    assert text in found, list(found)
+    crit = found[text]
+    [concept] = crit.concepts  # one concept: its phrases are every alternative's
+    assert set(concept.label.split(" / ")) == labels
+    assert crit.search_text == " or ".join(concept.label.split(" / "))
+    assert not any(c.text in labels for c in found.values())  # not also criteria of their own
