@@ -34,7 +34,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -484,12 +484,24 @@ def _headline(text: str) -> str:
     return line[:117].rstrip() + "…" if len(line) > 120 else line
 
 
+@dataclass(frozen=True)
+class _Parts:
+    """A criterion's evidence in chunks: per concept its weight (its share of the
+    criterion's IDF) and chunk -> count, and person -> chunk -> scaled similarity."""
+
+    k1: float
+    weights: list[float]
+    chunk_tf: list[dict[int, int]]
+    vector: dict[str, dict[int, float]]
+
+
 @dataclass
 class _Ranking:
     cfg: SearchConfig
     criteria: list[Criterion]
     strength: dict[tuple[str, str], float]  # (criterion, person) -> 0..1
-    chunk_score: dict[tuple[str, str], dict[int, float]]  # (criterion, person) -> chunk -> score
+    parts: dict[str, _Parts]  # criterion -> what its chunks' scores are made of
+    chunks_of: dict[str, list[int]]  # person -> their chunks that hold a search term
     too_wide: set[str]
     order: list[tuple[str, float]]  # before years
     dead: set[str] = field(default_factory=set)  # criteria nobody has evidence for
@@ -497,10 +509,23 @@ class _Ranking:
     fit: dict[str, float] = field(default_factory=dict)  # person -> the whole search's similarity
 
     def best_chunks(self, crit: str, bot: str, n: int) -> list[int]:
-        scores = self.chunk_score.get((crit, bot), {})
-        return [cid for cid, s in sorted(scores.items(), key=lambda kv: (-kv[1], kv[0])) if s > 0][
-            :n
-        ]
+        """The person's ``n`` chunks that best show the criterion (scored only for the
+        people shown, not for everyone ranked)."""
+        parts = self.parts.get(crit)
+        if parts is None:
+            return []
+        lexical = self.cfg.lexical_weight
+        scores: dict[int, float] = {}
+        for cid in self.chunks_of.get(bot, ()):
+            score = sum(w * tf / (tf + parts.k1)
+                        for w, ctf in zip(parts.weights, parts.chunk_tf, strict=True)
+                        if (tf := ctf.get(cid, 0)))  # fmt: skip
+            if score > 0:
+                scores[cid] = lexical * score
+        for cid, scaled in parts.vector.get(bot, {}).items():
+            scores[cid] = scores.get(cid, 0.0) + (1 - lexical) * scaled
+        ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+        return [cid for cid, score in ranked if score > 0][:n]
 
     def weight(self, c: Criterion) -> float:
         """A criterion's say in the score: by its type, half when too wide, none when
@@ -612,7 +637,8 @@ def _rank(
 
     strength: dict[tuple[str, str], float] = {}
     verdicts: dict[tuple[str, str], Verdict] = {}
-    chunk_score: dict[tuple[str, str], dict[int, float]] = defaultdict(dict)
+    parts: dict[str, _Parts] = {}
+    alive: set[str] = set()  # criteria somebody has evidence for
     lo, hi = band
     for c in criteria:
         if c.type == "experience":
@@ -632,57 +658,48 @@ def _rank(
             chunk_tf.append(ctf)
         idf = [math.log(1 + (n - len(p) + 0.5) / (len(p) + 0.5)) for p in person_tf]
         total = sum(idf) or 1.0
-        bots = set().union(*(p.keys() for p in person_tf)) if person_tf else set()
-        vec = sims.get(c.id, {})
-        vec_best: dict[str, tuple[float, int]] = {}
-        for cid, (bot, sim) in vec.items():
-            if bot not in people or (c.kind != "exclude" and cid in vetoed):
-                continue
-            scaled = min(1.0, max(0.0, (sim - lo) / (hi - lo)))
-            if bot not in vec_best or scaled > vec_best[bot][0]:
-                vec_best[bot] = (scaled, cid)
-            chunk_score[(c.id, bot)][cid] = (
-                chunk_score[(c.id, bot)].get(cid, 0.0) + (1 - cfg.lexical_weight) * scaled
-            )
-        for bot in bots | set(vec_best):
-            lex = (
-                sum(
-                    w * (p.get(bot, 0) / (p.get(bot, 0) + k1 * norm[bot]))
-                    for w, p in zip(idf, person_tf, strict=True)
-                )
-                / total
-                if c.concepts
-                else 0.0
-            )
-            v = vec_best.get(bot, (0.0, 0))[0]
-            s = cfg.lexical_weight * lex + (1 - cfg.lexical_weight) * v if c.concepts else v
+        # lexical: per person, each concept's saturated count by its IDF; coverage: the
+        # IDF share of the concepts they have at all (summed where the counts are)
+        lex: dict[str, float] = defaultdict(float)
+        covered: dict[str, float] = defaultdict(float)
+        for w, ptf in zip(idf, person_tf, strict=True):
+            for bot, tf in ptf.items():
+                lex[bot] += w * tf / (tf + k1 * norm[bot])
+                covered[bot] += w
+        vector: dict[str, dict[int, float]] = defaultdict(dict)
+        for cid, (bot, sim) in sims.get(c.id, {}).items():
+            if bot in people and (c.kind == "exclude" or cid not in vetoed):
+                vector[bot][cid] = min(1.0, max(0.0, (sim - lo) / (hi - lo)))
+        parts[c.id] = _Parts(k1, [w / total for w in idf], chunk_tf, vector)
+        for bot in set(lex) | set(vector):
+            v = max(vector[bot].values()) if bot in vector else 0.0
+            if c.concepts:
+                s = cfg.lexical_weight * lex.get(bot, 0.0) / total + (1 - cfg.lexical_weight) * v
+                share = covered.get(bot, 0.0) / total
+            else:
+                s, share = v, 0.0
             strength[(c.id, bot)] = s
-            covered = sum(w for w, p in zip(idf, person_tf, strict=True) if p.get(bot, 0)) / total
-            verdicts[(c.id, bot)] = _band_verdict(cfg, covered if c.concepts else 0.0, v)
-        for i, ctf in enumerate(chunk_tf):
-            for cid, tf in ctf.items():
-                bot = bot_of[cid]
-                add = cfg.lexical_weight * idf[i] / total * tf / (tf + k1)
-                chunk_score[(c.id, bot)][cid] = chunk_score[(c.id, bot)].get(cid, 0.0) + add
+            verdicts[(c.id, bot)] = _band_verdict(cfg, share, v)
+            if s > 0:
+                alive.add(c.id)
     too_wide: set[str] = set()
     if len(people) >= cfg.too_wide_min_people:
+        met = Counter(crit for (crit, _), verdict in verdicts.items() if verdict == "met")
         for c in criteria:
             if c.type == "experience" or c.kind == "exclude":
                 continue
-            met = sum(1 for bot in people if verdicts.get((c.id, bot)) == "met")
-            if met > cfg.too_wide_share * len(people):
+            if met[c.id] > cfg.too_wide_share * len(people):
                 too_wide.add(c.id)
-    ranking = _Ranking(cfg, [c for c in criteria if c.kind != "exclude"], strength, chunk_score,
-                       too_wide, [])  # fmt: skip
+    chunks_of: dict[str, list[int]] = defaultdict(list)
+    for cid, bot in bot_of.items():
+        chunks_of[bot].append(cid)
+    ranking = _Ranking(cfg, [c for c in criteria if c.kind != "exclude"], strength, parts,
+                       chunks_of, too_wide, [])  # fmt: skip
     ranking.verdicts = verdicts
     for bot, sim in sims.get(QUERY, {}).values():
         scaled = min(1.0, max(0.0, (sim - lo) / (hi - lo)))
         if bot in people and scaled > ranking.fit.get(bot, 0.0):
             ranking.fit[bot] = scaled
-    ranking.dead = {
-        c.id
-        for c in criteria
-        if c.type != "experience" and not any(strength.get((c.id, b), 0.0) > 0 for b in people)
-    }
+    ranking.dead = {c.id for c in criteria if c.type != "experience" and c.id not in alive}
     ranking.order = ranking.rescore({})
     return ranking
