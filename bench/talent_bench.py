@@ -85,6 +85,7 @@ async def _synthesize(superuser_url: str, people: int) -> float:
 async def _measure(search: Any, queries: list[Any], rounds: int) -> dict[str, list[Run]]:
     """Interleaved rounds of both contenders over the queries (one in flight)."""
     from shared.db.unit import scope
+    from shared.resources import settle_heap
     from shared.talent.criteria import parse
     from shared.talent.search import _PEOPLE
 
@@ -111,6 +112,7 @@ async def _measure(search: Any, queries: list[Any], rounds: int) -> dict[str, li
     order = list(range(len(queries)))
     await timed(order[:5], full)  # warm: the model, the analyzer, the caches
     await timed(order[:5], bare)
+    settle_heap()  # as the talent function does after its first search
     out: dict[str, list[Run]] = {SEARCH: [], BARE: []}
     for _ in range(rounds):
         out[SEARCH].append(await timed(order, full))

@@ -81,3 +81,23 @@ def get_resources(name: str = "protostar") -> Resources:
     if _current is None:
         _current = Resources(get_settings(), name)
     return _current
+
+
+_settled = False
+
+
+def settle_heap() -> None:
+    """Once a process has served its first request (its models, lexicons, pools and
+    caches loaded), move everything it holds out of the garbage collector's reach: a
+    full collection otherwise walks all of it again and again, and a search that
+    allocates as much as talent search's does pays it every few requests (at 10,000
+    people: 250 ms pauses, p95 584 -> 413 ms in bench/talent_bench.py). Later objects
+    are collected as ever. Idempotent."""
+    global _settled
+    if _settled:
+        return
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    _settled = True

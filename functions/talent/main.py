@@ -11,7 +11,7 @@ from shared.accounts.principal import Principal
 from shared.api.operation import operations
 from shared.http import Router, endpoint
 from shared.logs import configure_logging
-from shared.resources import get_resources
+from shared.resources import get_resources, settle_heap
 from shared.talent import contracts as c
 from shared.talent.factory import build
 from shared.talent.service import TalentService
@@ -40,6 +40,7 @@ ROOT = _Root()
 
 async def search(request: Request, principal: Principal, body: c.SearchBody) -> Response:
     view, quota = await (await ROOT.service()).search(principal, body)
+    settle_heap()
     return JSONResponse(
         c.SearchView.model_validate(view).model_dump(mode="json"),
         status_code=201,
