@@ -12,7 +12,8 @@ rebuilt after the load and the tables vacuumed, as after a restore. Queries: the
 - ``search``: :meth:`TalentSearch.run` as the API runs it (parsing, query vectors,
   SQL, ranking, years, evidence), limit 10;
 - ``bare SQL``: the same statements of the candidate retrieval (people, lexical leg,
-  vector leg) with the vectors computed beforehand: what any implementation pays.
+  vector leg, in the search's transaction) with the vectors computed beforehand: what
+  any implementation pays.
 """
 
 from __future__ import annotations
@@ -84,7 +85,6 @@ async def _synthesize(superuser_url: str, people: int) -> float:
 
 async def _measure(search: Any, queries: list[Any], rounds: int) -> dict[str, list[Run]]:
     """Interleaved rounds of both contenders over the queries (one in flight)."""
-    from shared.db.unit import scope
     from shared.resources import settle_heap
     from shared.talent.criteria import parse
     from shared.talent.search import _PEOPLE
@@ -101,10 +101,7 @@ async def _measure(search: Any, queries: list[Any], rounds: int) -> dict[str, li
 
     async def bare(i: int) -> None:
         criteria, texts, vectors = prepared[i]
-        async with search.pool.connection() as conn, conn.transaction():
-            await scope(conn, talent=True,
-                        settings={"hnsw.iterative_scan": "relaxed_order",
-                                  "hnsw.ef_search": str(search.config.ef_search)})  # fmt: skip
+        async with search.reader() as conn:
             await (await conn.execute(_PEOPLE)).fetchall()
             await search._lexical(conn, criteria)
             await search._vector(conn, texts, vectors)

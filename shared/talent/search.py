@@ -1,13 +1,13 @@
 """Evidence per criterion across every discoverable person, and the ranking.
 
-One read-only transaction with ``app.talent`` on: row-level security (migration 0011)
-lets it read the chunks and documents of discoverable bots and nothing else, so a bot
-whose owner turned discoverable off is not in any statement's reach.
+One read-only transaction with ``app.talent`` on: row-level security (migrations 0011,
+0012) lets it read the chunks, postings and documents of discoverable bots and nothing
+else, so a bot whose owner turned discoverable off is not in any statement's reach.
 
 Per criterion, two legs in SQL over all those chunks:
 
-- lexical: the chunks holding any of the criterion's index terms, with the terms they
-  hold (one statement for all criteria); a concept (one thing asked for, every way of
+- lexical: the postings of the criterion's index terms (chunk -> count; one statement
+  for all criteria, from a covering index); a concept (one thing asked for, every way of
   writing it) is in a chunk when all terms of one of its phrases are; per person its
   count saturates (``tf / (tf + k1)``) and weighs by its inverse document frequency
   over people, so "developer" weighs little and "Hibernate" much;
@@ -31,11 +31,12 @@ data ranks the same.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -288,34 +289,25 @@ class TalentSearch:
         )
         if whole and cfg.query_weight > 0:
             vector_for.append(Criterion(QUERY, whole, "nice", "keyword", search_text=whole))
+        timings: dict[str, float] = {}
+        mark = time.perf_counter()
+
+        def lap(name: str) -> None:
+            nonlocal mark
+            now = time.perf_counter()
+            timings[name] = round((now - mark) * 1000, 1)
+            mark = now
+
+        # (The legs run one after the other: at once, on two connections, they were no
+        # faster on a 2-core machine that also embeds, and their snapshots would differ.)
         vectors: list[list[float]] = []
         if vector_for and self.provider is not None:
             vectors = await self.provider.embed([c.search_text or "" for c in vector_for],
                                                 task="query")  # fmt: skip
-        async with self.pool.connection() as conn, conn.transaction():
-            settings = {
-                "hnsw.iterative_scan": "relaxed_order",
-                "hnsw.ef_search": str(cfg.ef_search),
-            }
-            # Indexes, always (GIN on terms, HNSW on vectors): the planner underestimates
-            # what row-level security lets through, and at 50,000 chunks it read every
-            # chunk (1 s) and sorted all of them by distance (15 s) instead.
-            settings["enable_seqscan"] = "off"
-            await scope(conn, talent=True, settings=settings)
-            await conn.execute("SET TRANSACTION READ ONLY")
-            mark = time.perf_counter()
-            timings: dict[str, float] = {}
-
-            def lap(name: str) -> None:
-                nonlocal mark
-                now = time.perf_counter()
-                timings[name] = round((now - mark) * 1000, 1)
-                mark = now
-
-            people = {
-                r[0]: Person(r[0], r[1], r[2], r[3], r[4])
-                for r in await (await conn.execute(_PEOPLE)).fetchall()
-            }
+        lap("embed_ms")
+        async with self.reader() as conn:
+            rows = await (await conn.execute(_PEOPLE)).fetchall()
+            people = {r[0]: Person(r[0], r[1], r[2], r[3], r[4]) for r in rows}
             lap("people_ms")
             postings = await self._lexical(conn, active)
             lap("lexical_ms")
@@ -355,6 +347,22 @@ class TalentSearch:
             too_wide=frozenset(ranked.too_wide),
             timings=timings,
         )
+
+    @contextlib.asynccontextmanager
+    async def reader(self) -> AsyncIterator[AsyncConnection]:
+        """A read-only transaction that sees what a talent search may (migration 0011)."""
+        async with self.pool.connection() as conn, conn.transaction():
+            # Indexes, always (the postings' b-tree, HNSW on vectors): the planner
+            # underestimates what row-level security lets through, and at 50,000 chunks
+            # it read every chunk and sorted all of them by distance (15 s) instead.
+            settings = {
+                "hnsw.iterative_scan": "relaxed_order",
+                "hnsw.ef_search": str(self.config.ef_search),
+                "enable_seqscan": "off",
+            }
+            await scope(conn, talent=True, settings=settings)
+            await conn.execute("SET TRANSACTION READ ONLY")
+            yield conn
 
     def _band(self) -> tuple[float, float]:
         if self.provider is None:
