@@ -67,7 +67,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("protostar.talent.understanding")
 
 # The talent function answers within 30 s (its manifest's timeoutSeconds) and the search
-# itself takes seconds at 10,000 people: a parse may take a third of that. A dozen short
+# itself takes under a second at 10,000 people: a parse may take a third of the budget. A dozen short
 # criteria are a few hundred output tokens, one to three seconds for the models we use;
 # a model slower than this is down in effect, and the rules answer at once.
 PARSE_TIMEOUT: Final = 10.0
