@@ -102,9 +102,9 @@ async def _measure(search: Any, queries: list[Any], rounds: int) -> dict[str, li
     async def bare(i: int) -> None:
         criteria, texts, vectors = prepared[i]
         async with search.reader() as conn:
-            await (await conn.execute(_PEOPLE)).fetchall()
-            await search._lexical(conn, criteria)
-            await search._vector(conn, texts, vectors)
+            people = [r[0] for r in await (await conn.execute(_PEOPLE)).fetchall()]
+            await search._lexical(conn, criteria, people)
+            await search._vector(conn, texts, vectors, {b: i for i, b in enumerate(people)})
 
     order = list(range(len(queries)))
     await timed(order[:5], full)  # warm: the model, the analyzer, the caches

@@ -32,24 +32,30 @@ data ranks the same.
 from __future__ import annotations
 
 import contextlib
-import math
 import re
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
+import numpy as np
 from psycopg import AsyncConnection, sql
 from psycopg_pool import AsyncConnectionPool
 
 from shared.chat.retrieval import vector_literal
 from shared.db.unit import scope
 from shared.embeddings import EmbeddingProvider
-from shared.talent.criteria import Criterion, Phrase
-
-Verdict = Literal["met", "partial", "missing"]
-QUERY = "query"  # the vector leg of the whole search
+from shared.talent.criteria import Criterion
+from shared.talent.ranking import (
+    QUERY,
+    Hits,
+    Nearest,
+    Ranking,
+    Verdict,
+    Years,
+    rank,
+    years_strength,
+)
 
 
 @dataclass(frozen=True)
@@ -137,14 +143,6 @@ class Outcome:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-@dataclass
-class _Postings:
-    """Where the search's index terms are: term -> chunk -> count, and chunk -> person."""
-
-    tf: dict[str, dict[int, int]] = field(default_factory=dict)
-    bot_of: dict[int, str] = field(default_factory=dict)
-
-
 _PEOPLE = """
 SELECT t.id::text, t.slug, t.name, t.owner_id::text, d.chunks
 FROM talent_bots() AS t
@@ -153,14 +151,16 @@ JOIN (SELECT bot_id, sum(chunk_count)::int AS chunks
 WHERE d.chunks > 0
 ORDER BY t.slug
 """
-# Every posting of the search's index terms, a row per term, from the postings' covering
-# index (chunk_terms, migration 0012) in its order: never the chunks' own rows (their
-# term arrays, de-TOASTed, cost seconds at 10,000 people).
+# Every posting of the search's index terms, a row per term, with the position of the
+# chunk's person in the list of people (the ranking's arrays), from the postings'
+# covering index (chunk_terms, migration 0012): never the chunks' own rows (their term
+# arrays, de-TOASTed, cost seconds at 10,000 people).
 _LEXICAL = """
-SELECT term, array_agg(chunk_id), array_agg(tf), array_agg(bot_id::text)
-FROM chunk_terms
-WHERE term = ANY(%(terms)s::text[])
-GROUP BY term
+SELECT ct.term, array_agg(ct.chunk_id), array_agg(ct.tf), array_agg(p.n)
+FROM chunk_terms AS ct
+JOIN unnest(%(people)s::uuid[]) WITH ORDINALITY AS p(id, n) ON p.id = ct.bot_id
+WHERE ct.term = ANY(%(terms)s::text[])
+GROUP BY ct.term
 """
 _PERSON_TEXTS = """
 SELECT c.id, c.text, d.title, c.bot_id::text, c.document_id::text
@@ -307,13 +307,15 @@ class TalentSearch:
         lap("embed_ms")
         async with self.reader() as conn:
             rows = await (await conn.execute(_PEOPLE)).fetchall()
-            people = {r[0]: Person(r[0], r[1], r[2], r[3], r[4]) for r in rows}
+            people = [Person(r[0], r[1], r[2], r[3], r[4]) for r in rows]  # in slug order
+            index = {p.bot_id: i for i, p in enumerate(people)}
             lap("people_ms")
-            postings = await self._lexical(conn, active)
+            postings = await self._lexical(conn, active, [p.bot_id for p in people])
             lap("lexical_ms")
-            sims = await self._vector(conn, vector_for, vectors)
+            nearest = await self._vector(conn, vector_for, vectors, index)
             lap("vector_ms")
-            ranked = _rank(cfg, active, people, postings, sims, self._band())
+            ranked = rank(cfg, active, [p.slug for p in people], [p.chunks for p in people],
+                          postings, nearest)  # fmt: skip
             lap("rank_ms")
             # Years are read from the leading candidates' own texts (the ranking before
             # years, three times what is shown), then everyone is ranked again; without
@@ -322,24 +324,27 @@ class TalentSearch:
             years: dict[str, tuple[float, int, tuple[int, int]] | None] = {}
             final = ranked.order
             if any(c.type == "experience" for c in active):
-                leading = [b for b, _ in ranked.order[: max(limit * 3, 60)]]
+                leading = [people[i].bot_id for i, _ in ranked.order[: max(limit * 3, 60)]]
                 await self._texts(conn, texts, leading)
                 years = _years_by_person(texts)
-                final = ranked.rescore(years)
+                stated: Years = {index[b]: y[0] for b, y in years.items() if y is not None}
+                final = ranked.rescore(stated)
             shown = final[:limit]
-            await self._texts(conn, texts, [b for b, _ in shown if b not in years])
+            await self._texts(conn, texts, [people[i].bot_id for i, _ in shown
+                                            if people[i].bot_id not in years])  # fmt: skip
             lap("texts_ms")  # years and evidence
         by_person: dict[str, list[int]] = defaultdict(list)
         for cid, (_, _, bot, _) in texts.items():
             by_person[bot].append(cid)
         matches = []
-        for bot, score in shown:
+        for i, score in shown:
+            person = people[i]
             findings = tuple(
-                self._finding(crit, bot, ranked, years.get(bot), texts) for crit in active
+                self._finding(crit, i, ranked, years.get(person.bot_id), texts) for crit in active
             )
-            ids = by_person[bot]
+            ids = by_person[person.bot_id]
             headline = _headline(texts[ids[0]][0]) if ids else ""
-            matches.append(Match(people[bot], round(score, 6), headline, findings))
+            matches.append(Match(person, round(score, 6), headline, findings))
         return Outcome(
             matches,
             people_searched=len(people),
@@ -359,6 +364,10 @@ class TalentSearch:
                 "hnsw.iterative_scan": "relaxed_order",
                 "hnsw.ef_search": str(self.config.ef_search),
                 "enable_seqscan": "off",
+                # 100,000 postings joined to their people and grouped by term, in memory
+                # and by hashing (the planner's merge join sorted them twice, on disk)
+                "work_mem": "32MB",
+                "enable_mergejoin": "off",
             }
             await scope(conn, talent=True, settings=settings)
             await conn.execute("SET TRANSACTION READ ONLY")
@@ -379,40 +388,58 @@ class TalentSearch:
         for cid, text, title, bot, doc in await cur.fetchall():
             into[cid] = (text, title, bot, doc)
 
-    async def _lexical(self, conn: AsyncConnection, criteria: Sequence[Criterion]) -> _Postings:
-        out = _Postings()
+    async def _lexical(
+        self, conn: AsyncConnection, criteria: Sequence[Criterion], people: list[str]
+    ) -> dict[str, Hits]:
+        """term -> its postings among ``people`` (person = position in the list)."""
         terms = sorted({t for c in criteria for k in c.concepts for p in k.phrases for t in p})
-        if not terms:
+        out: dict[str, Hits] = {}
+        if not terms or not people:
             return out
         # Binary: 100,000 postings arrive as a few arrays, decoded in C.
         async with conn.cursor(binary=True) as cur:
-            await cur.execute(_LEXICAL, {"terms": terms})
-            for term, chunks, tfs, bots in await cur.fetchall():
-                out.tf[term] = dict(zip(chunks, tfs, strict=True))
-                out.bot_of.update(zip(chunks, bots, strict=True))
+            await cur.execute(_LEXICAL, {"terms": terms, "people": people})
+            for term, chunks, tfs, ordinals in await cur.fetchall():
+                out[term] = Hits(np.asarray(chunks, dtype=np.int64),
+                                 np.asarray(tfs, dtype=np.float64),
+                                 np.asarray(ordinals, dtype=np.int64) - 1)  # fmt: skip
         return out
 
     async def _vector(
-        self, conn: AsyncConnection, criteria: Sequence[Criterion], vectors: list[list[float]]
-    ) -> dict[str, dict[int, tuple[str, float]]]:
-        """criterion id -> chunk id -> (bot, cosine similarity)."""
-        out: dict[str, dict[int, tuple[str, float]]] = {c.id: {} for c in criteria}
+        self,
+        conn: AsyncConnection,
+        criteria: Sequence[Criterion],
+        vectors: list[list[float]],
+        index: dict[str, int],
+    ) -> dict[str, Nearest]:
+        """criterion id -> its nearest chunks among the people of ``index``."""
         if not vectors or self.provider is None:
-            return out
+            return {}
         cur = await conn.execute(
             _vector_query(self.provider.name, self.provider.dimensions),
             {"vecs": [vector_literal(v) for v in vectors], "k": self.config.vector_k},
         )
-        rows = await cur.fetchall()
-        for i, cid, bot, sim in rows:
-            out[criteria[int(i) - 1].id][cid] = (bot, float(sim))
-        return out
+        lo, hi = self._band()
+        found: dict[int, tuple[list[int], list[int], list[float]]] = {}
+        for i, cid, bot, sim in await cur.fetchall():
+            person = index.get(bot)
+            if person is None:
+                continue
+            chunks, people, scaled = found.setdefault(int(i) - 1, ([], [], []))
+            chunks.append(cid)
+            people.append(person)
+            scaled.append(min(1.0, max(0.0, (float(sim) - lo) / (hi - lo))))
+        return {
+            criteria[i].id: Nearest(np.asarray(c, dtype=np.int64), np.asarray(p, dtype=np.int64),
+                                    np.asarray(s, dtype=np.float64))
+            for i, (c, p, s) in found.items()
+        }  # fmt: skip
 
     def _finding(
         self,
         crit: Criterion,
-        bot: str,
-        ranked: _Ranking,
+        person: int,
+        ranked: Ranking,
         years: tuple[float, int, tuple[int, int]] | None,
         texts: dict[int, tuple[str, str, str, str]],
     ) -> Finding:
@@ -421,7 +448,7 @@ class TalentSearch:
             if years is None:
                 return Finding(crit.id, "missing", 0.0)
             value, cid, span = years
-            strength = _years_strength(value, crit.min_years or 0)
+            strength = years_strength(value, crit.min_years or 0)
             text, title, _, doc = texts[cid]
             piece = snippet(
                 text[max(0, span[0] - 60) :], [text[span[0] : span[1]]], cfg.snippet_chars
@@ -429,10 +456,10 @@ class TalentSearch:
             return Finding(
                 crit.id, _verdict(cfg, strength), strength, (Evidence(doc, title, piece),)
             )
-        strength = ranked.strength.get((crit.id, bot), 0.0)
-        verdict = ranked.verdicts.get((crit.id, bot), "missing")
+        strength = ranked.strength_of(crit.id, person)
+        verdict = ranked.verdict_of(crit.id, person)
         evidence = []
-        for cid in ranked.best_chunks(crit.id, bot, cfg.evidence_per_criterion):
+        for cid in ranked.best_chunks(crit.id, person, cfg.evidence_per_criterion):
             if cid not in texts:
                 continue
             text, title, _, doc = texts[cid]
@@ -445,30 +472,12 @@ class TalentSearch:
         )
 
 
-def _band_verdict(cfg: SearchConfig, coverage: float, similarity: float) -> Verdict:
-    """Met: every concept of the criterion is in the person's documents, or a passage
-    says the same thing (scaled similarity); partial: some of it."""
-    if coverage >= 0.999 or similarity >= cfg.met_similarity:
-        return "met"
-    if coverage >= cfg.partial_coverage or similarity >= cfg.partial_similarity:
-        return "partial"
-    return "missing"
-
-
 def _verdict(cfg: SearchConfig, strength: float) -> Verdict:
     if strength >= cfg.met:
         return "met"
     if strength >= cfg.partial:
         return "partial"
     return "missing"
-
-
-def _years_strength(value: float, wanted: float) -> float:
-    if wanted <= 0 or value >= wanted:
-        return 1.0
-    if value >= 0.7 * wanted:
-        return 0.3
-    return 0.05
 
 
 def _years_by_person(
@@ -490,224 +499,3 @@ def _years_by_person(
 def _headline(text: str) -> str:
     line = re.sub(r"\s+", " ", text).strip()
     return line[:117].rstrip() + "…" if len(line) > 120 else line
-
-
-@dataclass(frozen=True)
-class _Parts:
-    """A criterion's evidence in chunks: per concept its weight (its share of the
-    criterion's IDF) and chunk -> count, and person -> chunk -> scaled similarity."""
-
-    k1: float
-    weights: list[float]
-    chunk_tf: list[dict[int, int]]
-    vector: dict[str, dict[int, float]]
-
-
-@dataclass
-class _Ranking:
-    cfg: SearchConfig
-    criteria: list[Criterion]
-    strength: dict[tuple[str, str], float]  # (criterion, person) -> 0..1
-    parts: dict[str, _Parts]  # criterion -> what its chunks' scores are made of
-    chunks_of: dict[str, list[int]]  # person -> their chunks that hold a search term
-    too_wide: set[str]
-    order: list[tuple[str, float]]  # before years
-    dead: set[str] = field(default_factory=set)  # criteria nobody has evidence for
-    verdicts: dict[tuple[str, str], Verdict] = field(default_factory=dict)
-    fit: dict[str, float] = field(default_factory=dict)  # person -> the whole search's similarity
-
-    def best_chunks(self, crit: str, bot: str, n: int) -> list[int]:
-        """The person's ``n`` chunks that best show the criterion (scored only for the
-        people shown, not for everyone ranked)."""
-        parts = self.parts.get(crit)
-        if parts is None:
-            return []
-        lexical = self.cfg.lexical_weight
-        scores: dict[int, float] = {}
-        for cid in self.chunks_of.get(bot, ()):
-            score = sum(w * tf / (tf + parts.k1)
-                        for w, ctf in zip(parts.weights, parts.chunk_tf, strict=True)
-                        if (tf := ctf.get(cid, 0)))  # fmt: skip
-            if score > 0:
-                scores[cid] = lexical * score
-        for cid, scaled in parts.vector.get(bot, {}).items():
-            scores[cid] = scores.get(cid, 0.0) + (1 - lexical) * scaled
-        ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
-        return [cid for cid, score in ranked if score > 0][:n]
-
-    def weight(self, c: Criterion) -> float:
-        """A criterion's say in the score: by its type, half when too wide, none when
-        nobody has any evidence for it."""
-        if c.id in self.dead:
-            return 0.0
-        w = 0.5 if c.id in self.too_wide else 1.0
-        cfg = self.cfg
-        by_type = {"role": cfg.role_weight, "keyword": cfg.keyword_weight,
-                   "domain": cfg.domain_weight}  # fmt: skip
-        return w * by_type.get(c.type, 1.0)
-
-    def score(
-        self,
-        bot: str,
-        years: dict[str, tuple[float, int, tuple[int, int]] | None],
-        weights: dict[str, float],
-    ) -> tuple[float, bool]:
-        """The person's score, and whether they match: evidence (at least partial) for
-        one of the must criteria, or, with none, for one of the nice-to-haves."""
-        cfg = self.cfg
-        musts = [c for c in self.criteria if c.kind == "must"]
-        nices = [c for c in self.criteria if c.kind == "nice"]
-        product = 1.0
-        evidenced = False
-        for c in musts:
-            w = weights[c.id]
-            if c.type == "experience":
-                stated = years.get(bot)
-                if stated is None:
-                    continue  # not stated: no evidence either way
-                s = _years_strength(stated[0], c.min_years or 0)
-            else:
-                s = self.strength.get((c.id, bot), 0.0)
-                met = self.verdicts.get((c.id, bot), "missing") != "missing"
-                evidenced = evidenced or (w > 0 and met)
-            product *= (cfg.floor + (1 - cfg.floor) * s) ** w
-        boost = 0.0
-        for c in nices:
-            w = weights[c.id]
-            if c.type == "experience":
-                stated = years.get(bot)
-                s = _years_strength(stated[0], c.min_years or 0) if stated else 0.0
-            else:
-                s = self.strength.get((c.id, bot), 0.0)
-            boost += cfg.nice_weight * w * s
-        if not any(c.type != "experience" and weights[c.id] > 0 for c in musts):
-            return boost, any(
-                weights[c.id] > 0 and self.verdicts.get((c.id, bot), "missing") != "missing"
-                for c in nices
-            )
-        fit = 1 + cfg.query_weight * self.fit.get(bot, 0.0)
-        return product * (1 + min(cfg.nice_cap, boost)) * fit, evidenced
-
-    def rescore(
-        self, years: dict[str, tuple[float, int, tuple[int, int]] | None]
-    ) -> list[tuple[str, float]]:
-        scored = []
-        weights = {c.id: self.weight(c) for c in self.criteria}
-        # Only a person with some evidence can match: the others are not scored.
-        evidenced = {bot for (_, bot), verdict in self.verdicts.items() if verdict != "missing"}
-        for bot in sorted(evidenced):
-            value, matched = self.score(bot, years, weights)
-            if matched and value > 0:
-                scored.append((bot, value))
-        scored.sort(key=lambda bs: (-round(bs[1], 9), bs[0]))
-        return scored
-
-
-def _rank(
-    cfg: SearchConfig,
-    criteria: list[Criterion],
-    people: dict[str, Person],
-    postings: _Postings,
-    sims: dict[str, dict[int, tuple[str, float]]],
-    band: tuple[float, float],
-) -> _Ranking:
-    n = max(len(people), 1)
-    average = sum(p.chunks for p in people.values()) / n if people else 1.0
-    norm = {bot: 1 - cfg.b + cfg.b * p.chunks / max(average, 1.0) for bot, p in people.items()}
-    tf_of = postings.tf
-    bot_of = {cid: bot for cid, bot in postings.bot_of.items() if bot in people}
-    found: dict[tuple[Phrase, ...], dict[int, int]] = {}
-
-    def concept_tf(phrases: tuple[Phrase, ...]) -> dict[int, int]:
-        """chunk -> the concept's count in it: a phrase counts where all its terms are,
-        as often as its least frequent one; the concept, as its best phrase."""
-        if phrases not in found:
-            out: dict[int, int] = {}
-            for phrase in phrases:
-                if not phrase:
-                    continue
-                rarest = min(phrase, key=lambda t: (len(tf_of.get(t, ())), t))
-                others = [tf_of.get(t, {}) for t in phrase if t != rarest]
-                for cid, tf in tf_of.get(rarest, {}).items():
-                    if cid not in bot_of:
-                        continue
-                    for other in others:
-                        tf = min(tf, other.get(cid, 0))
-                    if tf > out.get(cid, 0):
-                        out[cid] = tf
-            found[phrases] = out
-        return found[phrases]
-
-    vetoed: set[int] = set()
-    for c in criteria:
-        if c.kind == "exclude" and c.concepts:
-            vetoed |= set.intersection(*(set(concept_tf(k.phrases)) for k in c.concepts))
-
-    strength: dict[tuple[str, str], float] = {}
-    verdicts: dict[tuple[str, str], Verdict] = {}
-    parts: dict[str, _Parts] = {}
-    alive: set[str] = set()  # criteria somebody has evidence for
-    lo, hi = band
-    for c in criteria:
-        if c.type == "experience":
-            continue
-        k1 = cfg.role_k1 if c.type == "role" else cfg.k1
-        # per concept: person -> tf, and chunk -> tf (vetoed chunks are no evidence)
-        person_tf: list[dict[str, int]] = []
-        chunk_tf: list[dict[int, int]] = []
-        for k in c.concepts:
-            ptf: dict[str, int] = defaultdict(int)
-            ctf: dict[int, int] = {}
-            for cid, tf in concept_tf(k.phrases).items():
-                if c.kind == "exclude" or cid not in vetoed:
-                    ptf[bot_of[cid]] += tf
-                    ctf[cid] = tf
-            person_tf.append(ptf)
-            chunk_tf.append(ctf)
-        idf = [math.log(1 + (n - len(p) + 0.5) / (len(p) + 0.5)) for p in person_tf]
-        total = sum(idf) or 1.0
-        # lexical: per person, each concept's saturated count by its IDF; coverage: the
-        # IDF share of the concepts they have at all (summed where the counts are)
-        lex: dict[str, float] = defaultdict(float)
-        covered: dict[str, float] = defaultdict(float)
-        for w, ptf in zip(idf, person_tf, strict=True):
-            for bot, tf in ptf.items():
-                lex[bot] += w * tf / (tf + k1 * norm[bot])
-                covered[bot] += w
-        vector: dict[str, dict[int, float]] = defaultdict(dict)
-        for cid, (bot, sim) in sims.get(c.id, {}).items():
-            if bot in people and (c.kind == "exclude" or cid not in vetoed):
-                vector[bot][cid] = min(1.0, max(0.0, (sim - lo) / (hi - lo)))
-        parts[c.id] = _Parts(k1, [w / total for w in idf], chunk_tf, vector)
-        for bot in set(lex) | set(vector):
-            v = max(vector[bot].values()) if bot in vector else 0.0
-            if c.concepts:
-                s = cfg.lexical_weight * lex.get(bot, 0.0) / total + (1 - cfg.lexical_weight) * v
-                share = covered.get(bot, 0.0) / total
-            else:
-                s, share = v, 0.0
-            strength[(c.id, bot)] = s
-            verdicts[(c.id, bot)] = _band_verdict(cfg, share, v)
-            if s > 0:
-                alive.add(c.id)
-    too_wide: set[str] = set()
-    if len(people) >= cfg.too_wide_min_people:
-        met = Counter(crit for (crit, _), verdict in verdicts.items() if verdict == "met")
-        for c in criteria:
-            if c.type == "experience" or c.kind == "exclude":
-                continue
-            if met[c.id] > cfg.too_wide_share * len(people):
-                too_wide.add(c.id)
-    chunks_of: dict[str, list[int]] = defaultdict(list)
-    for cid, bot in bot_of.items():
-        chunks_of[bot].append(cid)
-    ranking = _Ranking(cfg, [c for c in criteria if c.kind != "exclude"], strength, parts,
-                       chunks_of, too_wide, [])  # fmt: skip
-    ranking.verdicts = verdicts
-    for bot, sim in sims.get(QUERY, {}).values():
-        scaled = min(1.0, max(0.0, (sim - lo) / (hi - lo)))
-        if bot in people and scaled > ranking.fit.get(bot, 0.0):
-            ranking.fit[bot] = scaled
-    ranking.dead = {c.id for c in criteria if c.type != "experience" and c.id not in alive}
-    ranking.order = ranking.rescore({})
-    return ranking

@@ -67,9 +67,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("protostar.talent.understanding")
 
 # The talent function answers within 30 s (its manifest's timeoutSeconds) and the search
-# itself takes under a second at 10,000 people: a parse may take a third of the budget. A dozen short
-# criteria are a few hundred output tokens, one to three seconds for the models we use;
-# a model slower than this is down in effect, and the rules answer at once.
+# itself takes under a second at 10,000 people: a parse may take a third of the budget.
+# A dozen short criteria are a few hundred output tokens, one to three seconds for the
+# models we use; a model slower than this is down in effect, and the rules answer at once.
 PARSE_TIMEOUT: Final = 10.0
 MAX_TOKENS: Final = 2048  # a reasoning model (gpt-oss) thinks within them too
 CACHE_TTL: Final = 86400
