@@ -28,19 +28,18 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from shared.talent.criteria import Criterion, Phrase
+from shared.talent.search import QUERY, Verdict
 
 if TYPE_CHECKING:
     from shared.talent.search import SearchConfig
 
-Verdict = Literal["met", "partial", "missing"]
 VERDICTS: tuple[Verdict, ...] = ("missing", "partial", "met")  # by code 0, 1, 2
-QUERY = "query"  # the vector leg of the whole search
 
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
@@ -54,6 +53,11 @@ class Hits:
     chunks: Ints
     tf: Floats
     people: Ints
+
+    @staticmethod
+    def of(chunks: Sequence[int], tf: Sequence[float], people: Sequence[int]) -> Hits:
+        return Hits(np.asarray(chunks, dtype=np.int64), np.asarray(tf, dtype=np.float64),
+                    np.asarray(people, dtype=np.int64))  # fmt: skip
 
     @staticmethod
     def empty() -> Hits:
@@ -71,13 +75,10 @@ class Nearest:
     people: Ints
     scaled: Floats
 
-
-def years_strength(value: float, wanted: float) -> float:
-    if wanted <= 0 or value >= wanted:
-        return 1.0
-    if value >= 0.7 * wanted:
-        return 0.3
-    return 0.05
+    @staticmethod
+    def of(chunks: Sequence[int], people: Sequence[int], scaled: Sequence[float]) -> Nearest:
+        return Nearest(np.asarray(chunks, dtype=np.int64), np.asarray(people, dtype=np.int64),
+                       np.asarray(scaled, dtype=np.float64))  # fmt: skip
 
 
 def _phrase_hits(phrase: Phrase, postings: dict[str, Hits]) -> Hits:

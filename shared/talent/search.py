@@ -37,8 +37,8 @@ import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
 
-import numpy as np
 from psycopg import AsyncConnection, sql
 from psycopg_pool import AsyncConnectionPool
 
@@ -46,16 +46,12 @@ from shared.chat.retrieval import vector_literal
 from shared.db.unit import scope
 from shared.embeddings import EmbeddingProvider
 from shared.talent.criteria import Criterion
-from shared.talent.ranking import (
-    QUERY,
-    Hits,
-    Nearest,
-    Ranking,
-    Verdict,
-    Years,
-    rank,
-    years_strength,
-)
+
+if TYPE_CHECKING:  # the ranking (numpy) loads with the first search, not at import
+    from shared.talent.ranking import Hits, Nearest, Ranking
+
+Verdict = Literal["met", "partial", "missing"]
+QUERY = "query"  # the vector leg of the whole search
 
 
 @dataclass(frozen=True)
@@ -314,6 +310,8 @@ class TalentSearch:
             lap("lexical_ms")
             nearest = await self._vector(conn, vector_for, vectors, index)
             lap("vector_ms")
+            from shared.talent.ranking import rank
+
             ranked = rank(cfg, active, [p.slug for p in people], [p.chunks for p in people],
                           postings, nearest)  # fmt: skip
             lap("rank_ms")
@@ -327,7 +325,7 @@ class TalentSearch:
                 leading = [people[i].bot_id for i, _ in ranked.order[: max(limit * 3, 60)]]
                 await self._texts(conn, texts, leading)
                 years = _years_by_person(texts)
-                stated: Years = {index[b]: y[0] for b, y in years.items() if y is not None}
+                stated = {index[b]: y[0] for b, y in years.items() if y is not None}
                 final = ranked.rescore(stated)
             shown = final[:limit]
             await self._texts(conn, texts, [people[i].bot_id for i, _ in shown
@@ -399,10 +397,11 @@ class TalentSearch:
         # Binary: 100,000 postings arrive as a few arrays, decoded in C.
         async with conn.cursor(binary=True) as cur:
             await cur.execute(_LEXICAL, {"terms": terms, "people": people})
-            for term, chunks, tfs, ordinals in await cur.fetchall():
-                out[term] = Hits(np.asarray(chunks, dtype=np.int64),
-                                 np.asarray(tfs, dtype=np.float64),
-                                 np.asarray(ordinals, dtype=np.int64) - 1)  # fmt: skip
+            rows = await cur.fetchall()
+        from shared.talent.ranking import Hits
+
+        for term, chunks, tfs, ordinals in rows:
+            out[term] = Hits.of(chunks, tfs, [n - 1 for n in ordinals])
         return out
 
     async def _vector(
@@ -429,11 +428,9 @@ class TalentSearch:
             chunks.append(cid)
             people.append(person)
             scaled.append(min(1.0, max(0.0, (float(sim) - lo) / (hi - lo))))
-        return {
-            criteria[i].id: Nearest(np.asarray(c, dtype=np.int64), np.asarray(p, dtype=np.int64),
-                                    np.asarray(s, dtype=np.float64))
-            for i, (c, p, s) in found.items()
-        }  # fmt: skip
+        from shared.talent.ranking import Nearest
+
+        return {criteria[i].id: Nearest.of(c, p, s) for i, (c, p, s) in found.items()}
 
     def _finding(
         self,
@@ -478,6 +475,15 @@ def _verdict(cfg: SearchConfig, strength: float) -> Verdict:
     if strength >= cfg.partial:
         return "partial"
     return "missing"
+
+
+def years_strength(value: float, wanted: float) -> float:
+    """How well stated years meet the years asked for: in full, nearly (70%), barely."""
+    if wanted <= 0 or value >= wanted:
+        return 1.0
+    if value >= 0.7 * wanted:
+        return 0.3
+    return 0.05
 
 
 def _years_by_person(

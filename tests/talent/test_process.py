@@ -1,8 +1,10 @@
-"""The talent function settles its heap after its first search (shared.resources)."""
+"""The talent function's process: a light cold path (nothing heavy loads at import),
+and a heap settled after its first search (shared.resources)."""
 
 from __future__ import annotations
 
 import gc
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +25,23 @@ frozen = gc.get_freeze_count()
 settle_heap()
 print(before, frozen, gc.get_freeze_count(), gc.garbage == [])
 """
+
+
+_COLD = """
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("main", "functions/talent/main.py")
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+heavy = ("numpy", "kiwipiepy", "google.genai", "openai", "torch")
+print(json.dumps([name for name in heavy if name in sys.modules]))
+"""
+
+
+def test_importing_the_function_loads_no_arrays_analyzer_or_model_sdk() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", _COLD], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    assert json.loads(out) == []  # they load with the first search that needs them
 
 
 def test_the_first_requests_heap_is_frozen_once_after_a_collection() -> None:
