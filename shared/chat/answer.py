@@ -16,6 +16,7 @@ from shared.chat.decision import Decision
 from shared.chat.extractive import Candidate, candidates, focus, quotable, select
 from shared.chat.generation import NOT_COVERED, GenerationRequest, Generator, Passage
 from shared.chat.output import OutputFilter
+from shared.chat.questions import Source
 from shared.chat.retrieval import Hit, Retrieval
 from shared.documents.sentences import language as text_language
 
@@ -70,6 +71,7 @@ class Answer:
     consumption: Consumption | None
     generator: Generator
     started: float
+    source: Source = "direct"  # where it was asked from (messages.source)
     answerable: bool = field(init=False)  # the decision's, until the answer says otherwise
     text: list[str] = field(default_factory=list)
     message_id: str | None = None

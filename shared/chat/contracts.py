@@ -13,6 +13,7 @@ from shared.chat.questions import (
     MAX_COMMENT_CHARS,
     MAX_QUESTION_CHARS,
     MAX_TEST_QUESTIONS,
+    Source,
     comment_text,
     conversation_ref,
     question_text,
@@ -27,10 +28,20 @@ Uuid = Annotated[str, Field(json_schema_extra={"format": "uuid"})]
 
 
 class Question(Body):
-    codes: ClassVar = {"question": "bad_question", "conversation_id": "bad_conversation_id"}
+    codes: ClassVar = {
+        "question": "bad_question",
+        "conversation_id": "bad_conversation_id",
+        "via": "bad_via",
+    }
     question: QuestionText
     conversation_id: Annotated[Uuid, rule(conversation_ref)] | None = Field(
         None, description="Continue this conversation (follow-up questions read it)"
+    )
+    via: Source = Field(
+        "direct",
+        description="Where the question is asked from: `talent` when the chat page was "
+        "opened from a talent search's \"ask this person\" link (`?via=talent`); the owner's "
+        "insights count these, never who asked",
     )
 
 

@@ -1,10 +1,11 @@
 """A question as it arrives: its body checked (length, characters, fields), its language,
-who asks it (guest or user) and the quota view that goes back with the answer."""
+who asks it (guest or user), where it came from, and the quota view that goes back with
+the answer."""
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 from shared.accounts.principal import Principal
 from shared.accounts.quotas import Quota
@@ -14,6 +15,11 @@ from shared.errors import BadRequest
 MAX_QUESTION_CHARS = 2000
 MAX_COMMENT_CHARS = 1000
 MAX_TEST_QUESTIONS = 20
+
+# Where the question was asked from (messages.source, migration 0013): "talent" when the
+# chat page was opened from a talent search's "ask this person" link (its ``via=talent``
+# marker), else "direct". Said by the asker's page, so counted, never trusted for more.
+Source = Literal["direct", "talent"]
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

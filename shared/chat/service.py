@@ -101,10 +101,10 @@ WITH conversation AS (
 )
 INSERT INTO messages (id, conversation_id, bot_id, bot_owner_id, asker, question,
                       standalone, language, answer, citations, answerable, top_score,
-                      provider, latency_ms)
+                      provider, latency_ms, source)
 SELECT %(message)s, conversation.id, %(bot)s, %(owner)s, %(asker)s, %(question)s,
        %(standalone)s, %(language)s, %(answer)s, %(citations)s, %(answerable)s,
-       %(top_score)s, %(provider)s, %(latency)s
+       %(top_score)s, %(provider)s, %(latency)s, %(source)s
 FROM conversation
 """
 
@@ -178,8 +178,9 @@ class ChatService(Conversations):
             await self.quotas.refund(consumption)
             raise
         return Answer(
-            bot, principal, composed, conversation_id, quota, consumption, self.generator, started
-        )
+            bot, principal, composed, conversation_id, quota, consumption, self.generator, started,
+            source=body.via,
+        )  # fmt: skip
 
     async def compose(
         self,
@@ -358,6 +359,7 @@ class ChatService(Conversations):
                     "top_score": top_score,
                     "provider": answer.provider,
                     "latency": latency,
+                    "source": answer.source,
                 },
             )
             event = await outbox.record(

@@ -123,7 +123,10 @@ class ResultView(Reply):
     name: str
     headline: str
     score: float
-    ask_url: str = Field(description="The person's bot with the query pre-filled")
+    ask_url: str = Field(
+        description="The person's bot's chat page with the query pre-filled and "
+        "`via=talent` (the questions asked from it are counted in the owner's insights)"
+    )
     criteria: list[FindingView]
 
 

@@ -157,7 +157,9 @@ class TalentService:
             "name": match.person.name,
             "headline": match.headline,
             "score": match.score,
-            "ask_url": f"{self.public_url}/b/{match.person.slug}?q={quote(query)}",
+            # The chat page with the question filled in; `via=talent` goes back with the
+            # question, so the owner's insights count who asked after finding them here.
+            "ask_url": f"{self.public_url}/b/{match.person.slug}?q={quote(query)}&via=talent",
             "criteria": [
                 {
                     "id": f.criterion,

@@ -43,7 +43,8 @@ async def test_a_sentence_finds_the_people_who_fit_with_evidence_per_criterion(
     top = reply["results"][0]
     assert top["name"] == "Java Person"
     assert top["ask_url"].endswith(f"/b/{top['bot']}?q=Java%20backend%20developer%20with%20Spring"
-                                   "%20Boot%20and%20Hibernate%2C%203%2B%20years")  # fmt: skip
+                                   "%20Boot%20and%20Hibernate%2C%203%2B%20years"
+                                   "&via=talent")  # fmt: skip
     verdicts = {f["id"]: f for f in top["criteria"]}
     for criterion in reply["criteria"]:
         finding = verdicts[criterion["id"]]

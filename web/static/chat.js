@@ -21,6 +21,10 @@ const statusLine = $("status");
 const limitBox = $("limit");
 const accountDialog = $("account");
 
+// Opened from a talent search's "ask this person" link (?via=talent): each question sent
+// from this page says so, and the owner's insights count them (never who asked). Any
+// other value is not ours to pass on.
+const VIA = new URLSearchParams(location.search).get("via") === "talent" ? "talent" : null;
 const GUEST_KEY = `protostar:guest:${bot}`;
 const CONVERSATION_KEY = `protostar:conversation:${bot}`;
 let busy = false;
@@ -288,6 +292,7 @@ async function ask(question) {
   try {
     const who = await ensureIdentity();
     const payload = { question };
+    if (VIA) payload.via = VIA;
     const conversation = store.read(conversationKey());
     if (conversation) payload.conversation_id = conversation;
     const response = await call("POST", `/api/bots/${encodeURIComponent(bot)}/ask`, {
