@@ -1,5 +1,6 @@
 """What visitors ask a bot, for its owner: questions per day, top questions (normalised
-and grouped), unanswered questions, the feedback ratio.
+and grouped), unanswered questions, the feedback ratio, and how often the bot appeared in
+talent searches and was asked from them (shared/talent/appearances.py).
 
 Reads ``messages`` and ``feedback`` as the bot's owner (row-level security on
 ``bot_owner_id``); days are quota days (Asia/Seoul by default), so "today" means the
@@ -17,6 +18,7 @@ from pydantic import Field
 from shared.accounts.principal import Principal
 from shared.api.contract import Query, QueryInt, Reply
 from shared.bots.owned import bot_owner, owned_bot_id
+from shared.talent.appearances import Appearances, appearances
 
 MAX_DAYS = 90
 # Days are quota days; questions are grouped with lower case, punctuation and runs of
@@ -90,6 +92,10 @@ class InsightsView(Reply):
     top_questions: list[TopQuestion]
     unanswered: list[Unanswered]
     feedback: FeedbackCounts
+    appearances: Appearances = Field(
+        description="In talent searches over the same days: how often, for which criteria, "
+        "and the questions then asked from them (aggregates only, never who searched)"
+    )
 
 
 class InsightsService:
@@ -132,6 +138,9 @@ class InsightsService:
                 window,
             )
             fb = await cur.fetchone()
+            appeared = await appearances(
+                conn, bot=bot_id, timezone=self.timezone, since=since, today=today
+            )
         assert fb is not None
         up, down = fb
         days_view = []
@@ -156,4 +165,5 @@ class InsightsService:
                 "down": down,
                 "ratio": round(up / (up + down), 4) if up + down else None,
             },
+            "appearances": appeared,
         }

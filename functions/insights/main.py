@@ -27,8 +27,9 @@ router = Router(
         operations("insights")(
             "GET", "/api/bots/{bot}/insights", get_insights,
             "What visitors ask your bot: questions per day, top and unanswered questions, "
-            "feedback", op_id="getInsights", query=InsightsQuery,
-            responses={200: InsightsView}, errors=(400, 401, 403, 404),
+            "feedback; and its appearances in talent searches (per week, for which "
+            "criteria, the questions then asked from them)", op_id="getInsights",
+            query=InsightsQuery, responses={200: InsightsView}, errors=(400, 401, 403, 404),
         )
     ]
 )  # fmt: skip

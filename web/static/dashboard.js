@@ -567,6 +567,58 @@ async function loadInsights() {
   const fb = data.feedback || { up: 0, down: 0, ratio: null };
   const ratio = fb.ratio === null || fb.ratio === undefined ? "–" : `${Math.round(fb.ratio * 100)}%`;
   $("feedback-summary").textContent = `👍 ${fb.up} · 👎 ${fb.down} · ${ratio}`;
+  showAppearances(data.appearances);
+}
+
+// How often the bot was shown in talent searches, for which criteria, and the questions
+// then asked from a search's link: counts only, built as text nodes.
+function showAppearances(a) {
+  const shown = a && Number.isInteger(a.appearances) ? a : null;
+  $("appearances").dataset.appearances = String(shown ? shown.appearances : 0);
+  $("appearances-off").hidden = Boolean(current.discoverable);
+  if (!shown || !shown.appearances) {
+    $("appearances-summary").textContent = t.appearances_none;
+  } else {
+    const ranks = shown.best_rank ? " · " + t.appearance_ranks(shown.median_rank, shown.best_rank) : "";
+    $("appearances-summary").textContent = t.appearances_summary(shown.appearances) + ranks;
+  }
+  const asked = (shown && shown.asked) || { questions: 0, conversations: 0, askers: 0 };
+  $("appearances-asked").textContent = t.asked_from_talent(asked.questions, asked.conversations, asked.askers);
+  const weeks = (shown && shown.weeks) || [];
+  $("appearance-weeks").replaceChildren(
+    ...(weeks.length
+      ? weeks.map((w) =>
+          h(
+            "tr",
+            { dataset: { week: String(w.week) } },
+            h("td", {}, String(w.week), " ", h("span", { class: "muted small" }, t.week_from(String(w.starts).slice(5)))),
+            h("td", { class: "shown" }, String(w.appearances)),
+            h("td", { class: "asked" }, String(w.asked)),
+          ),
+        )
+      : [h("tr", {}, h("td", { colspan: 3, class: "muted" }, t.no_data))]),
+  );
+  const criteria = (shown && shown.criteria) || [];
+  $("appearance-criteria").replaceChildren(
+    ...(criteria.length
+      ? criteria.map((c) => {
+          const v = c.verdicts || {};
+          return h(
+            "li",
+            { class: "appearance-criterion", dataset: { kind: String(c.kind || "") } },
+            h("span", { class: "crit-text" }, String(c.text)),
+            h("span", { class: "muted small" }, ` · ${t[`kind_${c.kind}`] || String(c.kind || "")} · ${t.times(c.appearances)}`),
+            h(
+              "div",
+              { class: "verdict-mix small" },
+              ["met", "partial", "missing"].map((name) =>
+                h("span", { dataset: { verdict: name } }, `${t[`verdict_${name}`]} ${Number(v[name]) || 0}`),
+              ),
+            ),
+          );
+        })
+      : [h("li", { class: "muted" }, t.no_data)]),
+  );
 }
 
 // ------------------------------------------------------------------ conversations
