@@ -159,3 +159,10 @@ class Export(Reply):
     password_resets: list[dict[str, Any]]
     bots: list[dict[str, Any]]
     questions: list[dict[str, Any]]
+    talent_searches: list[dict[str, Any]] = Field(
+        description="The user's talent searches, as they ran (query, criteria, counts)"
+    )
+    talent_appearances: list[dict[str, Any]] = Field(
+        description="Each time one of the user's bots was shown by a talent search: the "
+        "bot, its rank and score, the criteria and its verdicts (never who searched)"
+    )

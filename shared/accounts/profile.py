@@ -137,6 +137,21 @@ class Profiles(AccountBase):
                     (user_id,),
                 )
                 bots = await cur.fetchall()
+                # Their talent searches (as run), and how often their bots were shown in
+                # anyone's (the owner's Insights: counts, never the searcher).
+                await cur.execute(
+                    "SELECT id, query, criteria, result_limit, counts, created_at "
+                    "FROM talent_searches WHERE user_id = %s ORDER BY created_at, id",
+                    (user_id,),
+                )
+                searches = await cur.fetchall()
+                await cur.execute(
+                    "SELECT b.slug AS bot, a.rank, a.score, a.criteria, a.created_at "
+                    "FROM talent_appearances AS a JOIN bots AS b ON b.id = a.bot_id "
+                    "WHERE a.owner_id = %s ORDER BY a.created_at, b.slug",
+                    (user_id,),
+                )
+                appearances = await cur.fetchall()
             async with conn.transaction():
                 # Questions asked as this user, and their feedback (row-level secured by
                 # the asker).
@@ -158,6 +173,8 @@ class Profiles(AccountBase):
             "password_resets": _jsonable(resets),
             "bots": _jsonable(bots),
             "questions": _jsonable(questions),
+            "talent_searches": _jsonable(searches),
+            "talent_appearances": _jsonable(appearances),
         }
 
     async def delete_user(self, user_id: str, current_password: str) -> list[str]:

@@ -81,6 +81,31 @@ class Nearest:
                        np.asarray(scaled, dtype=np.float64))  # fmt: skip
 
 
+def postings(
+    people: Sequence[str], rows: Sequence[tuple[str, list[int], list[int], list[bytes]]]
+) -> dict[str, Hits]:
+    """term -> its postings, from rows of (term, chunk ids, counts, bots' 16 bytes);
+    bots not in ``people`` (no document ready) are dropped."""
+    keys = np.array([bytes.fromhex(p.replace("-", "")) for p in people], dtype="S16")
+    # Looked up by their first 8 bytes (as integers: fast), checked in full after; should
+    # two people share them, by the 16 (slower, the same answer).
+    first = keys.view(">u8").reshape(-1, 2)[:, 0] if len(keys) else np.empty(0, ">u8")
+    exact = len(np.unique(first)) < len(first)
+    lookup = keys if exact else first
+    order = np.argsort(lookup, kind="stable")
+    ranked = lookup[order]
+    out: dict[str, Hits] = {}
+    for term, chunks, tfs, bots in rows:
+        found = np.array(bots, dtype="S16")
+        wanted = found if exact else found.view(">u8").reshape(-1, 2)[:, 0]
+        at = np.minimum(np.searchsorted(ranked, wanted), max(len(ranked) - 1, 0))
+        person = order[at]
+        known = keys[person] == found
+        out[term] = Hits(np.asarray(chunks, dtype=np.int64)[known],
+                         np.asarray(tfs, dtype=np.float64)[known], person[known])  # fmt: skip
+    return out
+
+
 def _phrase_hits(phrase: Phrase, postings: dict[str, Hits]) -> Hits:
     """Chunks holding every term of ``phrase``, counted by its least frequent term."""
     found = [postings.get(t) for t in phrase]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from shared.talent.ranking import Hits, concept_hits
+from shared.talent.ranking import Hits, concept_hits, postings
 
 
 def _hits(pairs: dict[int, tuple[int, int]]) -> Hits:
@@ -39,3 +39,21 @@ def test_a_concept_counts_as_its_best_phrase_in_each_chunk() -> None:
 def test_a_term_nobody_wrote_matches_nothing() -> None:
     assert concept_hits([("java", "cobol")], POSTINGS).chunks.size == 0
     assert concept_hits([("cobol",), ()], POSTINGS).chunks.size == 0
+
+
+def test_postings_find_each_chunks_person_and_drop_bots_not_searched() -> None:
+    import uuid
+
+    people = [str(uuid.UUID(int=(7 << 64) + i)) for i in range(3)]  # same first 8 bytes
+    people += [str(uuid.uuid4()) for _ in range(50)]
+    stranger = uuid.uuid4().bytes
+    rows = [("java", [10, 11, 12, 13], [1, 2, 3, 4],
+             [uuid.UUID(people[2]).bytes, stranger, uuid.UUID(people[40]).bytes,
+              uuid.UUID(people[0]).bytes])]  # fmt: skip
+    hits = postings(people, rows)["java"]
+    assert hits.chunks.tolist() == [10, 12, 13]
+    assert hits.people.tolist() == [2, 40, 0]
+    assert hits.tf.tolist() == [1.0, 3.0, 4.0]
+    unique = [str(uuid.uuid4()) for _ in range(50)]  # the fast path (first bytes differ)
+    rows = [("go", [1, 2], [5, 6], [uuid.UUID(unique[49]).bytes, stranger])]
+    assert postings(unique, rows)["go"].people.tolist() == [49]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -260,3 +261,29 @@ async def test_the_daily_quota_ends_in_429_with_retry_after(
     assert int(refused.headers["Retry-After"]) > 0
     listed = await client.get("/api/talent/searches?limit=100", headers=hr)
     assert len(listed.json()["searches"]) == limit
+
+
+async def test_the_account_export_holds_ones_searches_and_ones_appearances(
+    client: httpx.AsyncClient, hr: dict[str, str], people: dict[str, dict[str, Any]]
+) -> None:
+    owner = people["hr"]
+
+    async def export(headers: dict[str, str]) -> dict[str, Any]:
+        reply = await client.get("/api/users/me/export", headers=headers)
+        assert reply.status_code == 200, reply.text
+        data: dict[str, Any] = reply.json()
+        return data
+
+    before = len((await export(owner["headers"]))["talent_appearances"])
+    made = await _search(client, hr, query="HR generalist with payroll")
+    assert owner["bot"] in slugs(made)
+    mine = await export(hr)
+    [search] = [s for s in mine["talent_searches"] if s["id"] == made["id"]]
+    assert search["query"] == "HR generalist with payroll"
+    assert search["counts"] == made["counts"]
+    assert mine["talent_appearances"] == []  # an HR user owns no bot
+    theirs = await export(owner["headers"])
+    assert len(theirs["talent_appearances"]) == before + 1
+    assert {a["bot"] for a in theirs["talent_appearances"]} == {owner["bot"]}
+    assert theirs["talent_searches"] == []
+    assert made["id"] not in json.dumps(theirs)  # nothing says which search, or whose
