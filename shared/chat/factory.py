@@ -12,7 +12,6 @@ from shared.chat.generation import Generator
 from shared.chat.retrieval import RetrievalConfig, Retriever
 from shared.chat.service import ChatService
 from shared.embeddings.factory import provider_from_settings
-from shared.errors import SettingsError
 from shared.resources import get_resources
 from shared.settings import Settings
 
@@ -31,30 +30,12 @@ def _resilience(settings: Settings) -> Resilience:
 
 def generator_from_settings(settings: Settings) -> Generator:
     choice = settings.answer_llm
-    if choice == "gemini":
-        if not settings.gemini_api_key:
-            raise SettingsError("GEMINI_API_KEY: is required when ANSWER_PROVIDER=gemini")
-        from shared.chat.llm import GeminiGenerator
+    if choice in ("gemini", "openai"):
+        from shared.chat.llm import model_from_settings
 
-        return GeminiGenerator(
-            api_key=settings.gemini_api_key,
-            model=settings.gemini_chat_model,
-            base_url=settings.gemini_base_url,
-            timeout=settings.llm_timeout,
-            resilience=_resilience(settings),
-        )
-    if choice == "openai":
-        if not settings.openai_base_url:
-            raise SettingsError("OPENAI_BASE_URL: is required when ANSWER_PROVIDER=openai")
-        from shared.chat.llm import OpenAICompatGenerator
-
-        return OpenAICompatGenerator(
-            base_url=settings.openai_base_url,
-            api_key=settings.openai_api_key,
-            model=settings.openai_model,
-            timeout=settings.llm_timeout,
-            resilience=_resilience(settings),
-        )
+        return model_from_settings(settings, choice, timeout=settings.llm_timeout,
+                                   resilience=_resilience(settings),
+                                   need=f"when ANSWER_PROVIDER={choice}")  # fmt: skip
     from shared.chat.extractive import ExtractiveAnswerer
 
     return ExtractiveAnswerer()

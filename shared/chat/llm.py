@@ -29,7 +29,7 @@ import random
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from shared.chat.generation import (
     GenerationError,
@@ -39,7 +39,11 @@ from shared.chat.generation import (
     system_prompt,
     user_prompt,
 )
+from shared.errors import SettingsError
 from shared.resilience import is_outage, retry_hint, status_of
+
+if TYPE_CHECKING:
+    from shared.settings import Settings
 
 log = logging.getLogger("protostar.chat.llm")
 
@@ -495,3 +499,34 @@ class OpenAICompatGenerator(Generator):
         client, self._client = self._client, None
         if client is not None:
             await client.close()
+
+
+def model_from_settings(
+    settings: Settings,
+    choice: Literal["gemini", "openai"],
+    *,
+    timeout: float,
+    resilience: Resilience,
+    need: str,
+) -> GeminiGenerator | OpenAICompatGenerator:
+    """The client of the model ``choice`` names, from the settings that configure it
+    (``need`` says, in the error, who needs it when one is missing)."""
+    if choice == "gemini":
+        if not settings.gemini_api_key:
+            raise SettingsError(f"GEMINI_API_KEY: is required {need}")
+        return GeminiGenerator(
+            api_key=settings.gemini_api_key,
+            model=settings.gemini_chat_model,
+            base_url=settings.gemini_base_url,
+            timeout=timeout,
+            resilience=resilience,
+        )
+    if not settings.openai_base_url:
+        raise SettingsError(f"OPENAI_BASE_URL: is required {need}")
+    return OpenAICompatGenerator(
+        base_url=settings.openai_base_url,
+        api_key=settings.openai_api_key,
+        model=settings.openai_model,
+        timeout=timeout,
+        resilience=resilience,
+    )

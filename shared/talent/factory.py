@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from shared.embeddings.factory import provider_from_settings
-from shared.errors import SettingsError
 from shared.resources import Resources
 from shared.settings import Settings
 from shared.talent.quota import TalentQuota
@@ -27,7 +26,7 @@ def parser_from_settings(settings: Settings, redis: Redis | None) -> CriteriaPar
         choice = settings.answer_llm or "rules"
     if choice == "rules":
         return CriteriaParser()
-    from shared.chat.llm import GeminiGenerator, OpenAICompatGenerator, Resilience
+    from shared.chat.llm import Resilience, model_from_settings
 
     timeout = min(settings.llm_timeout, PARSE_TIMEOUT)
     # One attempt (the rules are the fallback, a retry would only make the search wait);
@@ -37,27 +36,9 @@ def parser_from_settings(settings: Settings, redis: Redis | None) -> CriteriaPar
         reset_timeout=60.0,
     )  # fmt: skip
     why = f"TALENT_CRITERIA_PROVIDER={settings.talent_criteria_provider}"
-    model: JsonModel
-    if choice == "gemini":
-        if not settings.gemini_api_key:
-            raise SettingsError(f"GEMINI_API_KEY: is required for the talent criteria ({why})")
-        model = GeminiGenerator(
-            api_key=settings.gemini_api_key,
-            model=settings.gemini_chat_model,
-            base_url=settings.gemini_base_url,
-            timeout=timeout,
-            resilience=resilience,
-        )
-    else:
-        if not settings.openai_base_url:
-            raise SettingsError(f"OPENAI_BASE_URL: is required for the talent criteria ({why})")
-        model = OpenAICompatGenerator(
-            base_url=settings.openai_base_url,
-            api_key=settings.openai_api_key,
-            model=settings.openai_model,
-            timeout=timeout,
-            resilience=resilience,
-        )
+    model: JsonModel = model_from_settings(settings, choice, timeout=timeout,
+                                           resilience=resilience,
+                                           need=f"for the talent criteria ({why})")  # fmt: skip
     return CriteriaParser(model, redis, timeout=timeout)
 
 
