@@ -92,8 +92,8 @@ async def _measure(search: Any, queries: list[Any], rounds: int) -> dict[str, li
     parsed = [parse(q.text) for q in queries]
     prepared = []
     for criteria in parsed:
-        texts = [c for c in criteria if c.search_text and c.type != "experience"]
-        vectors = await search.provider.embed([c.search_text for c in texts], task="query")
+        texts = search.vector_criteria(criteria)  # what the search embeds and looks up
+        vectors = await search.provider.embed([c.search_text or "" for c in texts], task="query")
         prepared.append((criteria, texts, vectors))
 
     async def full(i: int) -> None:

@@ -275,24 +275,7 @@ class TalentSearch:
     async def run(self, criteria: Sequence[Criterion], limit: int) -> Outcome:
         cfg = self.config
         active = [c for c in criteria if c.enabled]
-        searchable = [c for c in active if c.concepts or c.search_text]
-        # The vector leg where words vary: roles (a job is written many ways) and keywords
-        # (words the lexicon does not know). A skill, domain, language or place the
-        # lexicon names is found by its names in both languages; their vectors added
-        # only near misses (tuning P@10 0.608 -> 0.611 without them, here and in the
-        # whole search's text; and each cost an HNSW scan).
-        vector_for = [
-            c
-            for c in searchable
-            if c.search_text and c.type in VECTOR_TYPES and self.provider is not None
-        ]
-        # The whole search in English (the roles and keywords it asks for, together): how
-        # close a person's passages come to it is the ranking's tie-breaker among equals.
-        whole = "; ".join(
-            c.search_text for c in vector_for if c.kind != "exclude" and c.search_text
-        )
-        if whole and cfg.query_weight > 0 and self.provider is not None:
-            vector_for.append(Criterion(QUERY, whole, "nice", "keyword", search_text=whole))
+        vector_for = self.vector_criteria(active)
         timings: dict[str, float] = {}
         mark = time.perf_counter()
 
@@ -358,6 +341,29 @@ class TalentSearch:
             too_wide=frozenset(ranked.too_wide),
             timings=timings,
         )
+
+    def vector_criteria(self, active: Sequence[Criterion]) -> list[Criterion]:
+        """The criteria the vector leg searches, and the whole search as one more."""
+        cfg = self.config
+        searchable = [c for c in active if c.concepts or c.search_text]
+        # The vector leg where words vary: roles (a job is written many ways) and keywords
+        # (words the lexicon does not know). A skill, domain, language or place the
+        # lexicon names is found by its names in both languages; their vectors added
+        # only near misses (tuning P@10 0.608 -> 0.611 without them, here and in the
+        # whole search's text; and each cost an HNSW scan).
+        vector_for = [
+            c
+            for c in searchable
+            if c.search_text and c.type in VECTOR_TYPES and self.provider is not None
+        ]
+        # The whole search in English (the roles and keywords it asks for, together): how
+        # close a person's passages come to it is the ranking's tie-breaker among equals.
+        whole = "; ".join(
+            c.search_text for c in vector_for if c.kind != "exclude" and c.search_text
+        )
+        if whole and cfg.query_weight > 0 and self.provider is not None:
+            vector_for.append(Criterion(QUERY, whole, "nice", "keyword", search_text=whole))
+        return vector_for
 
     @contextlib.asynccontextmanager
     async def reader(self) -> AsyncIterator[AsyncConnection]:
